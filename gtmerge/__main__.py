@@ -1,0 +1,5 @@
+import sys
+
+from gtmerge.cli import main
+
+sys.exit(main())

@@ -1,0 +1,85 @@
+"""Image keys: every spelling of one S3 object becomes the same ``s3://bucket/key``.
+
+Ground Truth writes ``s3://`` URIs, but exports and hand-made manifests also carry S3 https
+URLs (virtual-hosted or path style, with or without a region) and percent-encoded names.
+Rekognition only accepts ``s3://``, and treats two spellings as two images, so keys are
+normalised before merging: scheme lower-cased, https URLs rewritten, ``%XX`` escapes decoded.
+
+Decoding ``%XX`` in ``s3://`` URIs too is a choice: a key that really contains ``%20`` is rare,
+while URL-encoded keys (S3 event notifications, browser copies) are common.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import unquote, urlsplit
+
+
+class InvalidKey(ValueError):
+    """A reference that cannot be turned into an S3 image key."""
+
+
+# bucket.s3.amazonaws.com, bucket.s3.us-west-2.amazonaws.com, bucket.s3-us-west-2.amazonaws.com,
+# bucket.s3.dualstack.us-west-2.amazonaws.com, and the .com.cn partition.
+_VIRTUAL_HOST = re.compile(
+    r"^(?P<bucket>.+)\.s3(?:[.-]dualstack)?(?:[.-][a-z0-9-]+)?\.amazonaws\.com(?:\.cn)?$"
+)
+_PATH_HOST = re.compile(r"^s3(?:[.-]dualstack)?(?:[.-][a-z0-9-]+)?\.amazonaws\.com(?:\.cn)?$")
+
+
+def normalise_key(ref: str) -> str:
+    """Return the canonical ``s3://bucket/key`` for an image reference.
+
+    Raises :class:`InvalidKey` with a readable reason when ``ref`` is not an S3 object.
+    """
+    scheme, sep, rest = ref.partition("://")
+    if not sep:
+        raise InvalidKey(f"source-ref {ref!r} is not an s3:// URI")
+    scheme = scheme.lower()
+    if scheme == "s3":
+        bucket, slash, key = rest.partition("/")
+        if not bucket or not slash or not key:
+            raise InvalidKey(f"source-ref {ref!r} has no bucket or no object key")
+        return f"s3://{bucket}/{_decode(key, ref)}"
+    if scheme in ("https", "http"):
+        return _from_url(ref)
+    raise InvalidKey(f"source-ref {ref!r} is not an s3:// URI")
+
+
+def bucket_of(key: str) -> str:
+    """The bucket of a normalised key."""
+    return key[5:].partition("/")[0]
+
+
+def join_key(root: str, name: str) -> str:
+    """Resolve ``name`` (a relative file name or a full URI) against ``root`` and normalise it."""
+    if "://" in name:
+        return normalise_key(name)
+    if not root:
+        raise InvalidKey(f"{name!r} is a relative name and no image root was given (--image-root)")
+    return normalise_key(root.rstrip("/") + "/" + name.lstrip("/"))
+
+
+def _from_url(ref: str) -> str:
+    parts = urlsplit(ref)
+    host = (parts.hostname or "").lower()
+    path = parts.path.lstrip("/")
+    virtual = _VIRTUAL_HOST.match(host)
+    if virtual:
+        bucket, key = virtual.group("bucket"), path
+    elif _PATH_HOST.match(host):
+        bucket, _, key = path.partition("/")
+    else:
+        raise InvalidKey(f"source-ref {ref!r} is not an S3 URL")
+    if not bucket or not key:
+        raise InvalidKey(f"source-ref {ref!r} has no bucket or no object key")
+    return f"s3://{bucket}/{_decode(key, ref)}"
+
+
+def _decode(key: str, ref: str) -> str:
+    if "%" not in key:
+        return key
+    try:
+        return unquote(key, errors="strict")
+    except UnicodeDecodeError as exc:
+        raise InvalidKey(f"source-ref {ref!r} has percent-escapes that are not UTF-8") from exc

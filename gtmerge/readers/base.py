@@ -1,0 +1,71 @@
+"""What every reader yields, one item per input record (a line, a CSV row, a JSON element).
+
+Every record of an input is accounted for exactly once: it becomes a :class:`Parsed` (its image
+goes to the merge), a :class:`Rejection` (written to the rejects file with its reason) or a
+:class:`Skipped` (a blank line or empty row: nothing to say about any image).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from gtmerge.model import ImageRecord, Verdict
+from gtmerge.s3 import S3
+from gtmerge.sources import Source
+
+#: Raw text kept in a rejection; a 100 MB line is not copied whole into the rejects file.
+RAW_LIMIT = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A record, or one attribute of it, that cannot become labels.
+
+    With ``attribute`` set, only that attribute was dropped and the rest of the record is used
+    (its :class:`Parsed` carries this rejection in ``dropped``).
+    """
+
+    line: int
+    reason: str
+    raw: str
+    attribute: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    line: int
+    image: ImageRecord
+    dropped: tuple[Rejection, ...] = ()
+    verdicts: tuple[Verdict, ...] = ()
+
+
+Item = Parsed | Rejection | Skipped
+
+
+@dataclass
+class ReadContext:
+    """What a reader may need besides its source."""
+
+    s3: S3 = field(default_factory=S3)
+    image_root: str | None = None
+    on_bytes: Callable[[int], object] | None = None
+
+
+class Reader(Protocol):
+    """Turns one source into a stream of items, in record order."""
+
+    def read(self, source: Source, context: ReadContext) -> Iterator[Item]: ...
+
+
+def raw_text(raw: bytes | str) -> str:
+    """The raw record as text for the rejects file: invalid UTF-8 replaced, length capped."""
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    text = text.rstrip("\r\n")
+    return text if len(text) <= RAW_LIMIT else text[:RAW_LIMIT] + "…"

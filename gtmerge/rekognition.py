@@ -1,0 +1,53 @@
+"""Rekognition Custom Labels rules shared by the readers, the writer and the validator.
+
+Numbers and wording follow ../shared/reference/formats.md §1–§4.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+CLASSIFICATION = "groundtruth/image-classification"
+DETECTION = "groundtruth/object-detection"
+SUPPORTED_TYPES = frozenset({CLASSIFICATION, DETECTION})
+
+MAX_LINE_CHARS = 100_000
+MAX_MANIFEST_BYTES = 1 << 30  # 1 GB
+DEFAULT_MAX_LINES = 250_000
+MAX_LABELS_PER_MANIFEST = 250
+MAX_LABELS_PER_IMAGE = 50
+MAX_BOXES_PER_IMAGE = 50
+MAX_LABEL_NAME_CHARS = 256
+MIN_BOX_PIXELS = 1.0
+SCALED_MAX_SIDE = 1280
+INVALID_LINE_RATIO = 0.20
+
+# RCL gives no grammar for creation-date; these are every form seen in AWS examples (§3.6):
+# 'T' or a space, optional fraction, optional 'Z' or numeric offset.
+_DATE = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})?"
+)
+
+
+def is_valid_creation_date(value: object) -> bool:
+    """Whether ``value`` is a date-time string in one of the forms Rekognition accepts."""
+    if not isinstance(value, str):
+        return False
+    match = _DATE.fullmatch(value)
+    if match is None:
+        return False
+    try:
+        datetime(*(int(part) for part in match.groups()))
+    except ValueError:
+        return False
+    return True
+
+
+def is_confidence(value: object) -> bool:
+    """A number from 0 to 1 (booleans are not numbers here)."""
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and 0.0 <= value <= 1.0
+    )

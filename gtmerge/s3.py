@@ -1,0 +1,108 @@
+"""One S3 client per run, and the per-call settings every S3 read and write carries.
+
+smart-open is given this client explicitly: its fallback, ``boto3.client("s3")`` on the default
+session, is not thread-safe and ignores ``--endpoint-url``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+#: Bounded retries: a dead endpoint must fail in seconds, not minutes.
+_CLIENT_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 4},
+    connect_timeout=5,
+    read_timeout=30,
+    max_pool_connections=32,
+)
+
+
+@dataclass(frozen=True)
+class S3Settings:
+    """How to reach S3 and what every request must say. Picklable, so worker processes can
+    build their own client from it."""
+
+    endpoint_url: str | None = None
+    sse: str | None = None
+    sse_kms_key_id: str | None = None
+    expected_bucket_owner: str | None = None
+
+    def resolved_endpoint(self) -> str | None:
+        return (
+            self.endpoint_url
+            or os.environ.get("AWS_ENDPOINT_URL_S3")
+            or os.environ.get("AWS_ENDPOINT_URL")
+        )
+
+
+@dataclass
+class S3:
+    """A lazily created, shared client plus the request parameters derived from settings."""
+
+    settings: S3Settings = field(default_factory=S3Settings)
+    _client: Any = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def client(self) -> Any:
+        with self._lock:
+            if self._client is None:
+                self._client = boto3.session.Session().client(
+                    "s3", endpoint_url=self.settings.resolved_endpoint(), config=_CLIENT_CONFIG
+                )
+            return self._client
+
+    def owner_params(self) -> dict[str, str]:
+        owner = self.settings.expected_bucket_owner
+        return {"ExpectedBucketOwner": owner} if owner else {}
+
+    def read_params(self) -> dict[str, Any]:
+        return {
+            "client": self.client,
+            "client_kwargs": {"S3.Client.get_object": self.owner_params()},
+        }
+
+    def write_params(self, content_type: str) -> dict[str, Any]:
+        put: dict[str, str] = {"ContentType": content_type, **self.owner_params()}
+        if self.settings.sse:
+            put["ServerSideEncryption"] = self.settings.sse
+        if self.settings.sse_kms_key_id:
+            put["SSEKMSKeyId"] = self.settings.sse_kms_key_id
+        owner = self.owner_params()
+        return {
+            "client": self.client,
+            "client_kwargs": {
+                "S3.Client.create_multipart_upload": put,
+                "S3.Client.put_object": put,
+                "S3.Client.upload_part": owner,
+                "S3.Client.complete_multipart_upload": owner,
+                "S3.Client.abort_multipart_upload": owner,
+            },
+        }
+
+
+def split_uri(uri: str) -> tuple[str, str]:
+    """``s3://bucket/key`` → ``("bucket", "key")``."""
+    bucket, _, key = uri[5:].partition("/")
+    return bucket, key
+
+
+def describe_error(exc: BaseException) -> str:
+    """A one-line reason for an S3 failure, without request ids, URLs or credentials."""
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        error = response.get("Error", {})
+        code = error.get("Code", "")
+        message = error.get("Message", "")
+        return f"{code}: {message}".strip(": ") or type(exc).__name__
+    backend = getattr(exc, "backend_error", None)
+    if backend is not None and backend is not exc:
+        return describe_error(backend)
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text

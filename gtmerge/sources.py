@@ -1,0 +1,201 @@
+"""Inputs: expand paths, globs, ``-`` and ``s3://`` URLs, and open each as a decompressed stream.
+
+Compression is detected from the first bytes, not the name: Ground Truth writes
+``output.manifest`` whatever the codec, and smart-open only looks at extensions.
+"""
+
+from __future__ import annotations
+
+import glob
+import io
+import os
+import re
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import BinaryIO
+
+import smart_open
+import smart_open.compression
+
+from gtmerge.s3 import S3, describe_error, split_uri
+
+_READ_BUFFER = 1 << 20
+_MAGIC = (
+    (b"\x1f\x8b", ".gz"),
+    (b"BZh", ".bz2"),
+    (b"\xfd7zXZ\x00", ".xz"),
+    (b"\x28\xb5\x2f\xfd", ".zst"),
+)
+_GLOB_CHARS = re.compile(r"[*?\[]")
+
+
+class InputError(Exception):
+    """An input that cannot be found or opened; the message is one line, fit for the user."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """One input: a local path, ``-`` for stdin, or an ``s3://`` URL (an object or a prefix).
+
+    ``size`` is the stored (compressed) byte count when known, for progress bars.
+    ``mapping`` names the mapping chosen for this input, or None to detect it.
+    """
+
+    uri: str
+    size: int | None = None
+    mapping: str | None = None
+
+    @property
+    def is_s3(self) -> bool:
+        return self.uri.startswith("s3://")
+
+    @property
+    def name(self) -> str:
+        return "<stdin>" if self.uri == "-" else self.uri
+
+
+def expand(spec: str, s3: S3, mapping: str | None = None) -> list[Source]:
+    """Turn one command-line input into sources, globs expanded in sorted order."""
+    if spec == "-":
+        return [Source("-", None, mapping)]
+    if spec.startswith("s3://"):
+        return _expand_s3(spec, s3, mapping)
+    if _GLOB_CHARS.search(spec) and not os.path.exists(spec):
+        paths = sorted(p for p in glob.glob(spec, recursive=True) if os.path.isfile(p))
+        if not paths:
+            raise InputError(f"{spec}: no file matches this pattern")
+        return [Source(p, os.path.getsize(p), mapping) for p in paths]
+    if os.path.isdir(spec):
+        return [Source(spec, None, mapping)]
+    if not os.path.isfile(spec):
+        raise InputError(f"{spec}: no such file")
+    return [Source(spec, os.path.getsize(spec), mapping)]
+
+
+def _expand_s3(spec: str, s3: S3, mapping: str | None) -> list[Source]:
+    bucket, pattern = split_uri(spec)
+    if not bucket:
+        raise InputError(f"{spec}: no bucket in this S3 URL")
+    glob_at = _GLOB_CHARS.search(pattern)
+    try:
+        if glob_at is None:
+            if pattern == "" or pattern.endswith("/"):
+                return [Source(spec, None, mapping)]
+            head = s3.client.head_object(Bucket=bucket, Key=pattern, **s3.owner_params())
+            return [Source(spec, int(head["ContentLength"]), mapping)]
+        prefix = pattern[: glob_at.start()]
+        matcher = _glob_regex(pattern)
+        found = [
+            Source(f"s3://{bucket}/{obj['Key']}", int(obj["Size"]), mapping)
+            for obj in list_objects(s3, bucket, prefix)
+            if matcher.fullmatch(obj["Key"])
+        ]
+    except Exception as exc:
+        if isinstance(exc, InputError):
+            raise
+        raise InputError(f"{spec}: {describe_error(exc)}") from exc
+    if not found:
+        raise InputError(f"{spec}: no S3 object matches this pattern")
+    return sorted(found, key=lambda s: s.uri)
+
+
+def list_objects(s3: S3, bucket: str, prefix: str) -> Iterator[dict[str, object]]:
+    """Every object under a prefix, through the paginator (no 1,000-key cut-off)."""
+    paginator = s3.client.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=bucket, Prefix=prefix, **s3.owner_params()):
+        yield from page.get("Contents", [])
+
+
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    """Shell-style glob over S3 keys: ``*`` and ``?`` stay inside one ``/`` segment, ``**``
+    crosses them, ``[...]`` is a character class."""
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+            continue
+        if ch == "*":
+            out.append("[^/]*")
+        elif ch == "?":
+            out.append("[^/]")
+        elif ch == "[":
+            end = pattern.find("]", i + 1)
+            if end == -1:
+                out.append(re.escape(ch))
+            else:
+                body = pattern[i + 1 : end].replace("\\", "\\\\")
+                if body.startswith("!"):
+                    body = "^" + body[1:]
+                out.append(f"[{body}]")
+                i = end
+        else:
+            out.append(re.escape(ch))
+        i += 1
+    return re.compile("".join(out))
+
+
+class _CountingReader(io.RawIOBase):
+    """Reports every stored (compressed) byte read, for a byte-accurate progress bar."""
+
+    def __init__(self, raw: BinaryIO, on_bytes: Callable[[int], object]) -> None:
+        self._raw = raw
+        self._on_bytes = on_bytes
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        n = self._raw.readinto(buffer)  # type: ignore[attr-defined]
+        if n:
+            self._on_bytes(n)
+        return int(n or 0)
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+def sniff_compression(head: bytes) -> str | None:
+    """The smart-open compression extension for a stream starting with ``head``, if any."""
+    for magic, ext in _MAGIC:
+        if head.startswith(magic):
+            return ext
+    return None
+
+
+@contextmanager
+def open_source(
+    source: Source, s3: S3, on_bytes: Callable[[int], object] | None = None
+) -> Iterator[BinaryIO]:
+    """Open a source for reading as decompressed bytes."""
+    try:
+        if source.uri == "-":
+            raw: BinaryIO = sys.stdin.buffer
+        elif source.is_s3:
+            raw = smart_open.open(
+                source.uri, "rb", compression="disable", transport_params=s3.read_params()
+            )
+        else:
+            raw = open(source.uri, "rb")  # noqa: SIM115 (closed by the stack below)
+    except OSError as exc:
+        raise InputError(f"{source.name}: {describe_error(exc)}") from exc
+    counted: BinaryIO = raw if on_bytes is None else _CountingReader(raw, on_bytes)  # type: ignore[assignment]
+    buffered = io.BufferedReader(counted, _READ_BUFFER)  # type: ignore[arg-type]
+    codec = sniff_compression(buffered.peek(6)[:6])
+    stream: BinaryIO = (
+        smart_open.compression.compression_wrapper(buffered, "rb", compression=codec)
+        if codec
+        else buffered
+    )
+    try:
+        yield stream
+    finally:
+        if source.uri == "-":
+            buffered.detach()
+        else:
+            stream.close()
