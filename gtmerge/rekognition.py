@@ -1,6 +1,6 @@
 """Rekognition Custom Labels rules shared by the readers, the writer and the validator.
 
-Numbers and wording follow ../shared/reference/formats.md §1–§4.
+Numbers and wording follow ../shared/reference/formats.md §1 to §4.
 """
 
 from __future__ import annotations
@@ -37,8 +37,9 @@ def is_valid_creation_date(value: object) -> bool:
     match = _DATE.fullmatch(value)
     if match is None:
         return False
+    year, month, day, hour, minute, second = (int(part) for part in match.groups())
     try:
-        datetime(*(int(part) for part in match.groups()))
+        datetime(year, month, day, hour, minute, second)
     except ValueError:
         return False
     return True
@@ -46,8 +47,4 @@ def is_valid_creation_date(value: object) -> bool:
 
 def is_confidence(value: object) -> bool:
     """A number from 0 to 1 (booleans are not numbers here)."""
-    return (
-        isinstance(value, (int, float))
-        and not isinstance(value, bool)
-        and 0.0 <= value <= 1.0
-    )
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0.0 <= value <= 1.0

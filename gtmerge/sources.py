@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO, cast
 
 import smart_open
 import smart_open.compression
@@ -101,7 +101,7 @@ def _expand_s3(spec: str, s3: S3, mapping: str | None) -> list[Source]:
     return sorted(found, key=lambda s: s.uri)
 
 
-def list_objects(s3: S3, bucket: str, prefix: str) -> Iterator[dict[str, object]]:
+def list_objects(s3: S3, bucket: str, prefix: str) -> Iterator[dict[str, Any]]:
     """Every object under a prefix, through the paginator (no 1,000-key cut-off)."""
     paginator = s3.client.get_paginator("list_objects_v2")
     for page in paginator.paginate(Bucket=bucket, Prefix=prefix, **s3.owner_params()):
@@ -184,13 +184,14 @@ def open_source(
             raw = open(source.uri, "rb")  # noqa: SIM115 (closed by the stack below)
     except OSError as exc:
         raise InputError(f"{source.name}: {describe_error(exc)}") from exc
-    counted: BinaryIO = raw if on_bytes is None else _CountingReader(raw, on_bytes)  # type: ignore[assignment]
-    buffered = io.BufferedReader(counted, _READ_BUFFER)  # type: ignore[arg-type]
+    counted = raw if on_bytes is None else _CountingReader(raw, on_bytes)
+    buffered = io.BufferedReader(cast(io.RawIOBase, counted), _READ_BUFFER)
     codec = sniff_compression(buffered.peek(6)[:6])
-    stream: BinaryIO = (
+    stream = cast(
+        BinaryIO,
         smart_open.compression.compression_wrapper(buffered, "rb", compression=codec)
         if codec
-        else buffered
+        else buffered,
     )
     try:
         yield stream
@@ -199,3 +200,26 @@ def open_source(
             buffered.detach()
         else:
             stream.close()
+
+
+#: Longest input line read into memory; a longer one is skipped in chunks and reported.
+MAX_LINE_BYTES = 16 << 20
+
+
+def read_lines(stream: BinaryIO, max_bytes: int = MAX_LINE_BYTES) -> Iterator[bytes | None]:
+    """Lines of a stream, with ``None`` in place of any line longer than ``max_bytes``.
+
+    A file with a 100 MB line and no newline must not need 100 MB of memory, so lines are read
+    with a size limit and the rest of an overlong line is drained chunk by chunk.
+    """
+    readline = stream.readline
+    while True:
+        line = readline(max_bytes)
+        if not line:
+            return
+        if len(line) < max_bytes or line.endswith(b"\n"):
+            yield line
+            continue
+        while line and not line.endswith(b"\n"):
+            line = readline(max_bytes)
+        yield None

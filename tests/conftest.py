@@ -6,6 +6,7 @@ to S3; nothing in boto3 is patched.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -77,10 +78,8 @@ def s3(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
 
 def put_objects(client: object, bucket: str, objects: dict[str, bytes]) -> None:
     """Create ``bucket`` (if needed) and upload ``{key: body}``."""
-    try:
+    with contextlib.suppress(client.exceptions.BucketAlreadyOwnedByYou):  # type: ignore[attr-defined]
         client.create_bucket(Bucket=bucket)  # type: ignore[attr-defined]
-    except client.exceptions.BucketAlreadyOwnedByYou:  # type: ignore[attr-defined]
-        pass
     for key, body in objects.items():
         client.put_object(Bucket=bucket, Key=key, Body=body)  # type: ignore[attr-defined]
 

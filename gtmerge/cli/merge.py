@@ -1,11 +1,136 @@
-"""`gtmerge merge` (placeholder until its issue lands)."""
+"""``gtmerge merge``: the command-line face of :func:`gtmerge.api.merge`."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
+
+from gtmerge.api import InvalidOutput, MergeError, merge
+from gtmerge.writer import DEFAULT_BOX_ATTRIBUTE, DEFAULT_LABEL_ATTRIBUTE
+
+EXAMPLES = """\
+inputs:
+  A path, a glob ('jobs/*/output.manifest', quoted), '-' for stdin, an s3:// object, or an
+  S3 glob ('s3://bucket/jobs/*/manifests/output/output.manifest'). Compressed inputs
+  (gzip, bzip2, xz, zstd) are recognised by their first bytes. Write MAPPING=INPUT to read one
+  input with its own mapping (a built-in name from 'gtmerge mappings' or a YAML file);
+  --mapping sets it for the others; without either, each input's format is detected.
+
+examples:
+  gtmerge merge species/output.manifest scene/output.manifest -o dataset.manifest
+  gtmerge merge 's3://labels/jobs/*/manifests/output/output.manifest' \\
+      -o s3://labels/datasets/train.manifest.gz --report report.json --rejects rejects.jsonl
+  gtmerge merge jobs/*.manifest csv=legacy/labels.csv --image-root s3://labels/images/ \\
+      -o out.manifest
+  gtmerge merge --mapping coco instances.json --image-root s3://labels/coco/ -o coco.manifest
+
+exit status: 0 merged (rejected records, if any, are in the report and the rejects file);
+  1 --fail-on-invalid and the result breaks Rekognition's rules; 2 the run could not complete
+  (missing input, unreachable bucket, --strict met a bad record). On any failure the output,
+  report and rejects destinations are left exactly as they were.
+"""
 
 
 def add_parser(commands: Any) -> None:
-    parser: argparse.ArgumentParser = commands.add_parser("merge", help="(not yet available)")
-    parser.set_defaults(run=lambda args: 2)
+    parser: argparse.ArgumentParser = commands.add_parser(
+        "merge",
+        help="merge Ground Truth outputs and exports into one Rekognition manifest",
+        description=(
+            "Merge every record of the same image, across jobs and files, into one JSON line "
+            "with every label as a numbered attribute (label0, label1, ...), ready for "
+            "Rekognition Custom Labels."
+        ),
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="input manifests or exports")
+    parser.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="OUT",
+        help="output manifest: a path, '-' for stdout, or s3://; .gz/.bz2/.zst compress",
+    )
+    parser.add_argument(
+        "--attribute",
+        default=DEFAULT_LABEL_ATTRIBUTE,
+        metavar="NAME",
+        help="base name of the label attributes (default: %(default)s → label0, label1, ...)",
+    )
+    parser.add_argument(
+        "--box-attribute",
+        default=DEFAULT_BOX_ATTRIBUTE,
+        metavar="NAME",
+        help="base name of the bounding-box attributes (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--mapping",
+        metavar="NAME|PATH",
+        help="read inputs with this mapping (built-in name or YAML file) unless they name one",
+    )
+    parser.add_argument(
+        "--image-root",
+        metavar="URI",
+        help="s3:// prefix that relative image names in exports are joined to",
+    )
+    parser.add_argument("--report", metavar="FILE", help="write the JSON report here")
+    parser.add_argument(
+        "--rejects", metavar="FILE", help="write one JSON line per rejected record here"
+    )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="stop at the first bad record (FILE:LINE: reason, exit 2) instead of rejecting it",
+    )
+    parser.add_argument(
+        "--fail-on-invalid",
+        action="store_true",
+        help="fail (exit 1, nothing written) if the merged manifest breaks Rekognition's rules",
+    )
+    s3 = parser.add_argument_group("S3")
+    s3.add_argument(
+        "--endpoint-url",
+        metavar="URL",
+        help="S3 endpoint (default: AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL / AWS)",
+    )
+    s3.add_argument("--sse", choices=["AES256", "aws:kms"], help="server-side encryption")
+    s3.add_argument("--sse-kms-key-id", metavar="KEY", help="KMS key for --sse aws:kms")
+    s3.add_argument(
+        "--expected-bucket-owner",
+        metavar="ACCOUNT",
+        help="fail any S3 request to a bucket owned by another account",
+    )
+    parser.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bar on stderr (default: only on a terminal)",
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        report = merge(
+            args.inputs,
+            args.output,
+            mapping=args.mapping,
+            image_root=args.image_root,
+            attribute=args.attribute,
+            box_attribute=args.box_attribute,
+            report=args.report,
+            rejects=args.rejects,
+            strict=args.strict,
+            fail_on_invalid=args.fail_on_invalid,
+            endpoint_url=args.endpoint_url,
+            sse=args.sse,
+            sse_kms_key_id=args.sse_kms_key_id,
+            expected_bucket_owner=args.expected_bucket_owner,
+            progress=args.progress,
+        )
+    except MergeError as exc:
+        print(f"gtmerge merge: {exc}", file=sys.stderr)
+        return 1 if isinstance(exc, InvalidOutput) else 2
+    print(report.summary(), file=sys.stderr)
+    return 0

@@ -1,0 +1,299 @@
+"""Ground Truth ``output.manifest`` lines → canonical records (fact sheet §5).
+
+A line carries ``source-ref`` plus one ``<attr>``/``<attr>-metadata`` pair per labeling job that
+touched it (chained jobs add pairs; other input keys pass through and are not labels). Each pair
+is read by its metadata ``type``. A pair that cannot become Rekognition labels is dropped with a
+reason; the line is rejected only when nothing usable is left, so a chained segmentation job
+never costs the classification labels beside it.
+
+This reader is native code rather than a YAML mapping: finding attribute pairs by name pattern
+and dispatching on ``type`` per pair is beyond a fixed set of JMESPath expressions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+
+from gtmerge import rekognition
+from gtmerge.keys import InvalidKey, normalise_key
+from gtmerge.model import Box, BoxSet, ImageRecord, ImageSize, Label, Verdict
+from gtmerge.readers.base import Item, Parsed, ReadContext, Rejection, Skipped, raw_text
+from gtmerge.sources import Source, open_source, read_lines
+
+_METADATA = "-metadata"
+_MULTILABEL = "groundtruth/image-classification-multilabel"
+_VERIFICATION = "groundtruth/label-verification"
+#: Keys Rekognition's own validation output adds to a line; they are not label attributes.
+_PASSTHROUGH = frozenset({"source-ref", "errors", "warnings", "cl-errors", "cl-metadata"})
+
+
+class UnusableAttribute(ValueError):
+    """One label attribute that cannot be used; the message is the reason."""
+
+
+class GroundTruthReader:
+    """Reads Ground Truth output manifests (JSON lines) of every image task type."""
+
+    def read(self, source: Source, context: ReadContext) -> Iterator[Item]:
+        with open_source(source, context.s3, context.on_bytes) as stream:
+            for line_no, raw in enumerate(read_lines(stream), 1):
+                yield parse_line(line_no, raw)
+
+
+def parse_line(line_no: int, raw: bytes | None) -> Item:
+    """Read one manifest line into exactly one item."""
+    if raw is None:
+        return Rejection(line_no, "line too long: over the reader's line limit", "")
+    if not raw.strip():
+        return Skipped(line_no)
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        # orjson's own text counts lines inside the record, which only confuses here.
+        return Rejection(line_no, f"invalid JSON: {exc.msg} at byte {exc.pos + 1}", raw_text(raw))
+    if not isinstance(obj, dict):
+        return Rejection(line_no, "not a JSON object", raw_text(raw))
+    try:
+        key = _source_key(obj)
+    except InvalidKey as exc:
+        return Rejection(line_no, f"bad source-ref: {exc}", raw_text(raw))
+    return _read_attributes(line_no, raw, key, obj)
+
+
+def _source_key(obj: dict[str, Any]) -> str:
+    ref = obj.get("source-ref")
+    if ref is None:
+        if "source" in obj:
+            raise InvalidKey("the line has inline 'source' text, not an image")
+        raise InvalidKey("the line has no source-ref")
+    if not isinstance(ref, str):
+        raise InvalidKey(f"source-ref is a {type(ref).__name__}, not a string")
+    return normalise_key(ref)
+
+
+def _read_attributes(line_no: int, raw: bytes, key: str, obj: dict[str, Any]) -> Item:
+    labels: list[Label] = []
+    box_sets: list[tuple[BoxSet, bool]] = []
+    verdicts: list[Verdict] = []
+    dropped: list[Rejection] = []
+    usable = 0
+    for name, metadata in obj.items():
+        if not name.endswith(_METADATA) or name in _PASSTHROUGH:
+            continue
+        attribute = name[: -len(_METADATA)]
+        try:
+            _read_pair(attribute, obj, metadata, labels, box_sets, verdicts)
+        except UnusableAttribute as exc:
+            dropped.append(Rejection(line_no, str(exc), "", attribute))
+            continue
+        usable += 1
+    if dropped and not usable:
+        reason = "; ".join(f"{d.attribute}: {d.reason}" for d in dropped)
+        return Rejection(line_no, _line_reason(dropped, reason), raw_text(raw))
+    if dropped:
+        text = raw_text(raw)
+        dropped = [Rejection(d.line, d.reason, text, d.attribute) for d in dropped]
+    kept, superseded = _apply_adjustments(box_sets)
+    image = ImageRecord(key, tuple(labels), kept, superseded)
+    return Parsed(line_no, image, tuple(dropped), tuple(verdicts))
+
+
+def _line_reason(dropped: list[Rejection], detail: str) -> str:
+    """The reason for a whole-line reject: the single attribute's reason, or all of them."""
+    if len(dropped) == 1:
+        return f"{dropped[0].reason} (attribute {dropped[0].attribute})"
+    return f"no usable label attribute: {detail}"
+
+
+def _read_pair(
+    attribute: str,
+    obj: dict[str, Any],
+    metadata: Any,
+    labels: list[Label],
+    box_sets: list[tuple[BoxSet, bool]],
+    verdicts: list[Verdict],
+) -> None:
+    """Read one attribute pair into the list its type belongs to."""
+    if not isinstance(metadata, dict):
+        raise UnusableAttribute("metadata is not an object")
+    if "failure-reason" in metadata:
+        raise UnusableAttribute(f"failed item: {_short(metadata['failure-reason'])}")
+    if attribute not in obj:
+        raise UnusableAttribute("failed item: metadata without its label attribute")
+    value = obj[attribute]
+    kind = metadata.get("type")
+    if kind == rekognition.CLASSIFICATION:
+        labels.append(_classification(value, metadata))
+    elif kind == _MULTILABEL:
+        labels.extend(_multilabel(value, metadata))
+    elif kind == rekognition.DETECTION:
+        box_sets.append((_box_set(value, metadata), "adjustment-status" in metadata))
+    elif kind == _VERIFICATION:
+        verdicts.append(Verdict(_text(metadata, "class-name"), _job_name(metadata)))
+    elif isinstance(kind, str):
+        raise UnusableAttribute(f"unsupported type: {kind} cannot become a Rekognition label")
+    else:
+        raise UnusableAttribute("metadata has no type")
+
+
+def _classification(value: Any, metadata: dict[str, Any]) -> Label:
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise UnusableAttribute("classification value is not a class index")
+    return Label(
+        _text(metadata, "class-name"),
+        _confidence(metadata.get("confidence"), "confidence"),
+        _human(metadata),
+        _date(metadata),
+        _job_name(metadata),
+    )
+
+
+def _multilabel(value: Any, metadata: dict[str, Any]) -> list[Label]:
+    if not isinstance(value, list):
+        raise UnusableAttribute("multi-label value is not a list of class ids")
+    class_map = _mapping(metadata, "class-map")
+    confidences = _mapping(metadata, "confidence-map") if value else {}
+    human, date, job = _human(metadata), _date(metadata), _job_name(metadata)
+    labels = []
+    for class_id in value:
+        name = _class_name(class_map, class_id)
+        confidence = _confidence(confidences.get(str(class_id)), f"confidence-map[{class_id}]")
+        labels.append(Label(name, confidence, human, date, job))
+    return labels
+
+
+def _box_set(value: Any, metadata: dict[str, Any]) -> BoxSet:
+    if not isinstance(value, dict):
+        raise UnusableAttribute("bounding-box value is not an object")
+    annotations = value.get("annotations")
+    if not isinstance(annotations, list):
+        raise UnusableAttribute("bounding-box has no annotations list")
+    objects = metadata.get("objects", [])
+    if not isinstance(objects, list):
+        raise UnusableAttribute("metadata objects is not a list")
+    if len(objects) < len(annotations):
+        raise UnusableAttribute(
+            f"{len(annotations)} boxes but {len(objects)} confidences in metadata objects"
+        )
+    class_map = _mapping(metadata, "class-map") if annotations else {}
+    boxes = []
+    for index, (box, conf) in enumerate(zip(annotations, objects, strict=False)):
+        if not isinstance(box, dict) or not isinstance(conf, dict):
+            raise UnusableAttribute(f"box {index} is not an object")
+        boxes.append(
+            Box(
+                _class_name(class_map, box.get("class_id")),
+                _number(box, "left", index),
+                _number(box, "top", index),
+                _number(box, "width", index),
+                _number(box, "height", index),
+                _confidence(conf.get("confidence"), f"objects[{index}].confidence"),
+            )
+        )
+    return BoxSet(
+        _image_size(value.get("image_size")),
+        tuple(boxes),
+        _human(metadata),
+        _date(metadata),
+        _job_name(metadata),
+    )
+
+
+def _apply_adjustments(
+    box_sets: list[tuple[BoxSet, bool]],
+) -> tuple[tuple[BoxSet, ...], tuple[BoxSet, ...]]:
+    """An adjustment job's box set replaces the sets it was made from (the others in its line).
+
+    With several adjustment rounds chained on one line, the last one (GT appends new pairs)
+    wins. The replaced sets are kept as ``superseded`` so that the same boxes coming from the
+    original job's own output file are dropped at merge time too.
+    """
+    adjusted = [box_set for box_set, is_adjustment in box_sets if is_adjustment]
+    if not adjusted:
+        return tuple(box_set for box_set, _ in box_sets), ()
+    final = adjusted[-1]
+    superseded = tuple(
+        box_set
+        for box_set, _ in box_sets
+        if box_set is not final and box_set.geometry != final.geometry
+    )
+    return (final,), superseded
+
+
+def _image_size(value: Any) -> ImageSize:
+    # An array of one object per the spec; the COCO mapping page writes a plain object (§8.5).
+    size = value[0] if isinstance(value, list) and len(value) == 1 else value
+    if not isinstance(size, dict):
+        raise UnusableAttribute("image_size is not an array of one {width, height, depth} object")
+    width, height, depth = size.get("width"), size.get("height"), size.get("depth", 3)
+    for name, number in (("width", width), ("height", height), ("depth", depth)):
+        if isinstance(number, bool) or not isinstance(number, int) or number <= 0:
+            raise UnusableAttribute(f"image_size {name} is not a positive integer")
+    return ImageSize(width, height, depth)  # type: ignore[arg-type]
+
+
+def _class_name(class_map: dict[str, Any], class_id: Any) -> str:
+    if isinstance(class_id, bool) or not isinstance(class_id, (int, str)):
+        raise UnusableAttribute(f"class id {_short(class_id)} is not an integer")
+    name = class_map.get(str(class_id))
+    if not isinstance(name, str) or not name:
+        raise UnusableAttribute(f"class id {class_id} is not in class-map")
+    return name
+
+
+def _mapping(metadata: dict[str, Any], field: str) -> dict[str, Any]:
+    value = metadata.get(field)
+    if not isinstance(value, dict):
+        raise UnusableAttribute(f"metadata {field} is missing or not an object")
+    return value
+
+
+def _text(metadata: dict[str, Any], field: str) -> str:
+    value = metadata.get(field)
+    if not isinstance(value, str) or not value:
+        raise UnusableAttribute(f"metadata {field} is missing or not a string")
+    return value
+
+
+def _confidence(value: Any, field: str) -> float:
+    if value is None:
+        raise UnusableAttribute(f"{field} is missing")
+    if not rekognition.is_confidence(value):
+        raise UnusableAttribute(f"{field} {_short(value)} is not a number from 0 to 1")
+    return value  # type: ignore[no-any-return]
+
+
+def _human(metadata: dict[str, Any]) -> bool:
+    value = metadata.get("human-annotated")
+    if value == "yes":
+        return True
+    if value == "no":
+        return False
+    raise UnusableAttribute(f"human-annotated {_short(value)} is not 'yes' or 'no'")
+
+
+def _date(metadata: dict[str, Any]) -> str:
+    value = metadata.get("creation-date")
+    if not isinstance(value, str) or not rekognition.is_valid_creation_date(value):
+        raise UnusableAttribute(f"creation-date {_short(value)} is not a UTC date-time")
+    return value
+
+
+def _job_name(metadata: dict[str, Any]) -> str | None:
+    value = metadata.get("job-name")
+    return value if isinstance(value, str) else None
+
+
+def _number(box: dict[str, Any], field: str, index: int) -> float:
+    value = box.get(field)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise UnusableAttribute(f"box {index} {field} {_short(value)} is not a number")
+    return value
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -1,0 +1,185 @@
+"""The merge report: every input record accounted for exactly once, and what was written.
+
+For each input, ``lines == used + duplicates + rejected + skipped``: a record is *used* when
+it reached the merge and added something, a *duplicate* when it repeated a record already
+seen for its image, *rejected* when it could not be read (see the rejects file), *skipped*
+when it was blank. Attributes dropped from otherwise used records are counted separately.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from gtmerge import rekognition
+from gtmerge.keys import bucket_of
+from gtmerge.model import ImageRecord, Verdict
+from gtmerge.readers.base import Rejection
+
+
+def reason_category(reason: str) -> str:
+    """Reasons read ``category: detail``; the report counts by category."""
+    return reason.split(":", 1)[0]
+
+
+@dataclass
+class InputStats:
+    input: str
+    mapping: str
+    lines: int = 0
+    parsed: int = 0
+    duplicates: int = 0
+    skipped: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+    dropped_attributes: Counter[str] = field(default_factory=Counter)
+
+    def count_rejection(self, rejection: Rejection) -> None:
+        target = self.dropped_attributes if rejection.attribute else self.rejected
+        target[reason_category(rejection.reason)] += 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "input": self.input,
+            "mapping": self.mapping,
+            "lines": self.lines,
+            "used": self.parsed - self.duplicates,
+            "duplicates": self.duplicates,
+            "rejected": sum(self.rejected.values()),
+            "skipped": self.skipped,
+            "rejected_by_reason": dict(sorted(self.rejected.items())),
+            "dropped_attributes": sum(self.dropped_attributes.values()),
+            "dropped_attributes_by_reason": dict(sorted(self.dropped_attributes.items())),
+        }
+
+
+@dataclass
+class OutputStats:
+    """What the writer saw, for totals and for Rekognition's dataset-level limits."""
+
+    images: int = 0
+    unlabeled_images: int = 0
+    labels: Counter[str] = field(default_factory=Counter)
+    boxes: Counter[str] = field(default_factory=Counter)
+    box_sets: int = 0
+    buckets: Counter[str] = field(default_factory=Counter)
+    images_over_label_limit: int = 0
+
+    def count(self, image: ImageRecord) -> None:
+        self.images += 1
+        self.buckets[bucket_of(image.key)] += 1
+        if not image.labels and not image.box_sets:
+            self.unlabeled_images += 1
+        self.labels.update(label.name for label in image.labels)
+        classes = {label.name for label in image.labels}
+        for box_set in image.box_sets:
+            self.box_sets += 1
+            self.boxes.update(box.class_name for box in box_set.boxes)
+            classes.update(box.class_name for box in box_set.boxes)
+        if len(classes) > rekognition.MAX_LABELS_PER_IMAGE:
+            self.images_over_label_limit += 1
+
+    def warnings(self) -> list[dict[str, str]]:
+        found = []
+        if len(self.buckets) > 1:
+            names = ", ".join(f"{b} ({n})" for b, n in sorted(self.buckets.items()))
+            found.append(
+                _warning(
+                    "ERROR_IMAGES_IN_MULTIPLE_S3_BUCKETS",
+                    f"images are in {len(self.buckets)} buckets: {names}; Rekognition needs one",
+                )
+            )
+        if self.images_over_label_limit:
+            found.append(
+                _warning(
+                    "LABELS_PER_IMAGE",
+                    f"{self.images_over_label_limit} images have more than "
+                    f"{rekognition.MAX_LABELS_PER_IMAGE} labels, Rekognition's limit per image",
+                )
+            )
+        classes = set(self.labels) | set(self.boxes)
+        if len(classes) > rekognition.MAX_LABELS_PER_MANIFEST:
+            found.append(
+                _warning(
+                    "ERROR_MANIFEST_TOO_MANY_LABELS",
+                    f"{len(classes)} classes; Rekognition allows at most "
+                    f"{rekognition.MAX_LABELS_PER_MANIFEST} per dataset",
+                )
+            )
+        return found
+
+
+def _warning(code: str, message: str) -> dict[str, str]:
+    return {"code": code, "message": message}
+
+
+@dataclass
+class Report:
+    output: str
+    inputs: list[InputStats] = field(default_factory=list)
+    written: OutputStats = field(default_factory=OutputStats)
+    verdicts: Counter[tuple[str, str]] = field(default_factory=Counter)
+    validation: dict[str, Any] | None = None
+
+    def count_verdicts(self, verdicts: tuple[Verdict, ...]) -> None:
+        self.verdicts.update((v.job_name or "(no job name)", v.verdict) for v in verdicts)
+
+    @property
+    def rejected(self) -> int:
+        return sum(sum(stats.rejected.values()) for stats in self.inputs)
+
+    def to_dict(self) -> dict[str, Any]:
+        inputs = [stats.to_dict() for stats in self.inputs]
+        totals = {
+            name: sum(entry[name] for entry in inputs)
+            for name in ("lines", "used", "duplicates", "rejected", "skipped", "dropped_attributes")
+        }
+        verification: dict[str, dict[str, int]] = {}
+        for (job, verdict), count in sorted(self.verdicts.items()):
+            verification.setdefault(job, {})[verdict] = count
+        written = self.written
+        return {
+            "output": self.output,
+            "inputs": inputs,
+            "totals": totals,
+            "images_written": written.images,
+            "unlabeled_images": written.unlabeled_images,
+            "labels_written": sum(written.labels.values()),
+            "labels_per_class": dict(sorted(written.labels.items())),
+            "box_sets_written": written.box_sets,
+            "boxes_per_class": dict(sorted(written.boxes.items())),
+            "verification_verdicts": verification,
+            "warnings": written.warnings(),
+            "validation": self.validation,
+        }
+
+    def summary(self) -> str:
+        """A few human lines for stderr."""
+        data = self.to_dict()
+        totals = data["totals"]
+        lines = [
+            f"gtmerge: {len(self.inputs)} input(s), {totals['lines']} records → "
+            f"{data['images_written']} images written to {self.output}"
+        ]
+        for entry in data["inputs"]:
+            lines.append(
+                f"  {entry['input']} [{entry['mapping']}]: {entry['lines']} records, "
+                f"{entry['used']} used, {entry['duplicates']} duplicate, "
+                f"{entry['rejected']} rejected, {entry['skipped']} blank"
+            )
+        reasons: Counter[str] = Counter()
+        for stats in self.inputs:
+            reasons.update(stats.rejected)
+            reasons.update({f"{k} (attribute)": v for k, v in stats.dropped_attributes.items()})
+        for reason, count in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])):
+            lines.append(f"  rejected {count}: {reason}")
+        lines.append(
+            f"  {data['labels_written']} labels in {len(data['labels_per_class'])} classes, "
+            f"{sum(data['boxes_per_class'].values())} boxes in {data['box_sets_written']} box sets"
+        )
+        for job, counts in data["verification_verdicts"].items():
+            shown = ", ".join(f"{verdict} {n}" for verdict, n in counts.items())
+            lines.append(f"  verification {job}: {shown} (counted, not written)")
+        for warning in data["warnings"]:
+            lines.append(f"  warning {warning['code']}: {warning['message']}")
+        return "\n".join(lines)
