@@ -1,5 +1,17 @@
-"""gtmerge: SageMaker Ground Truth outputs and label exports → one Rekognition manifest."""
+"""gtmerge: SageMaker Ground Truth outputs and label exports → one Rekognition manifest.
+
+The Python API (the ``gtmerge`` command is a thin layer over it)::
+
+    import gtmerge
+    report = gtmerge.merge(["jobs/*/output.manifest"], "dataset.manifest")
+    result = gtmerge.validate(["dataset.manifest"])
+"""
 
 from __future__ import annotations
 
 __version__ = "0.1.0"
+
+from gtmerge.api import BadRecord, InvalidOutput, MergeError, merge
+from gtmerge.validate import validate
+
+__all__ = ["BadRecord", "InvalidOutput", "MergeError", "__version__", "merge", "validate"]

@@ -15,7 +15,7 @@ import orjson
 from tqdm import tqdm
 
 from gtmerge.destination import open_destination, same_target
-from gtmerge.merge import Tagged, merge_in_memory
+from gtmerge.merger import Tagged, merge_in_memory
 from gtmerge.readers import Parsed, ReadContext, Rejection, Skipped, resolve
 from gtmerge.report import InputStats, Report
 from gtmerge.s3 import S3, S3Settings

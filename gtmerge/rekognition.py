@@ -37,9 +37,11 @@ def is_valid_creation_date(value: object) -> bool:
     match = _DATE.fullmatch(value)
     if match is None:
         return False
-    year, month, day, hour, minute, second = (int(part) for part in match.groups())
+    # fromisoformat checks the calendar (no 30 February) in C; the regex has already pinned
+    # the shape, which fromisoformat alone would not (it also takes dates without a time).
+    stem = value[:19]
     try:
-        datetime(year, month, day, hour, minute, second)
+        datetime.fromisoformat(stem)
     except ValueError:
         return False
     return True
@@ -48,3 +50,16 @@ def is_valid_creation_date(value: object) -> bool:
 def is_confidence(value: object) -> bool:
     """A number from 0 to 1 (booleans are not numbers here)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and 0.0 <= value <= 1.0
+
+
+# §3.2: the quotas page (classification 2, detection 1). The validation table and the
+# ERROR_MANIFEST_TOO_FEW_USABLE_LABELS text disagree (formats.md §8.1).
+MIN_CLASSIFICATION_LABELS = 2
+MIN_DETECTION_LABELS = 1
+
+# §3.4, images as stored in S3. "15 MB" is read as MiB, the larger of the two readings, so a
+# flagged image is certainly too large.
+MAX_IMAGE_BYTES = 15 * 1024 * 1024
+MIN_IMAGE_SIDE = 64
+MAX_IMAGE_SIDE = 4096
+MAX_ASPECT_RATIO = 20.0

@@ -1,11 +1,100 @@
-"""`gtmerge validate` (placeholder until its issue lands)."""
+"""``gtmerge validate``: predict Rekognition's import errors before uploading a manifest."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
+
+import orjson
+
+from gtmerge.rekognition import DEFAULT_MAX_LINES
+from gtmerge.s3 import S3, S3Settings, describe_error
+from gtmerge.sources import InputError, expand
+from gtmerge.validate import validate
+from gtmerge.validate.annotate import write_annotated
+from gtmerge.validate.report import text_report
+
+EXIT_OK, EXIT_INVALID, EXIT_FAILED = 0, 1, 2
 
 
 def add_parser(commands: Any) -> None:
-    parser: argparse.ArgumentParser = commands.add_parser("validate", help="(not yet available)")
-    parser.set_defaults(run=lambda args: 2)
+    parser: argparse.ArgumentParser = commands.add_parser(
+        "validate",
+        help="check manifests against Rekognition Custom Labels' rules",
+        description=(
+            "Check Rekognition Custom Labels manifests offline and name each problem with the "
+            "code Rekognition would give it. Exit status: 0 valid, 1 errors found, 2 could "
+            "not run."
+        ),
+    )
+    parser.add_argument(
+        "manifests", nargs="+", metavar="MANIFEST",
+        help="manifest file, glob, - for stdin, or s3:// URL (plain or compressed)",
+    )
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument(
+        "--test", metavar="TEST_MANIFEST",
+        help="test manifest: also check label overlap and images shared with MANIFEST",
+    )
+    parser.add_argument(
+        "--check-images", action="store_true",
+        help="read the header of every image in S3: exists, PNG/JPEG, size and dimensions",
+    )
+    parser.add_argument(
+        "--max-lines", type=_positive, default=DEFAULT_MAX_LINES, metavar="N",
+        help=f"line quota (default {DEFAULT_MAX_LINES:,}; raise it for a raised quota)",
+    )
+    parser.add_argument(
+        "--annotate", metavar="OUT",
+        help="write a copy of MANIFEST with errors and warnings inside the offending lines",
+    )
+    parser.add_argument(
+        "--progress", action=argparse.BooleanOptionalAction, default=None,
+        help="progress bars on stderr (default: only when stderr is a terminal)",
+    )
+    parser.add_argument("--endpoint-url", help="S3 endpoint, e.g. for an S3-compatible store")
+    parser.add_argument(
+        "--expected-bucket-owner", metavar="ACCOUNT_ID",
+        help="fail S3 requests to buckets owned by another account",
+    )
+    parser.set_defaults(run=run)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def run(args: argparse.Namespace) -> int:
+    s3 = S3(S3Settings(args.endpoint_url, expected_bucket_owner=args.expected_bucket_owner))
+    try:
+        if args.annotate and len(args.manifests) != 1:
+            raise InputError(f"{args.annotate}: --annotate takes exactly one MANIFEST")
+        result = validate(
+            args.manifests,
+            test=args.test,
+            check_images=args.check_images,
+            max_lines=args.max_lines,
+            s3=s3,
+            progress=args.progress,
+        )
+        if args.annotate:
+            (source,) = expand(args.manifests[0], s3)
+            findings = [f for f in result.errors + result.warnings if f.manifest == source.name]
+            try:
+                write_annotated(source, findings, args.annotate, s3)
+            except OSError as exc:
+                raise InputError(f"{args.annotate}: {describe_error(exc)}") from exc
+    except InputError as exc:
+        print(f"gtmerge validate: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    if args.json:
+        document = orjson.dumps(result.summary_dict(), option=orjson.OPT_INDENT_2)
+        sys.stdout.buffer.write(document + b"\n")
+        sys.stdout.flush()
+    else:
+        sys.stdout.write(text_report(result))
+    return EXIT_INVALID if result.has_errors else EXIT_OK

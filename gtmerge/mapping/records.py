@@ -1,0 +1,273 @@
+"""Split a source into records: JSON lines, one JSON document (streamed), CSV rows, or the image
+files under a local directory or S3 prefix.
+
+Each splitter yields ``(line, value, raw)`` per record: ``line`` is the 1-based record number
+(physical line for JSON lines and CSV, position in the record list for a JSON document, position
+in the sorted listing for folders); ``value`` is the parsed record, :data:`BLANK` for a blank
+line or empty row, or a :class:`BadRecord`; ``raw`` is what the rejects file shows.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, BinaryIO
+
+import ijson
+import orjson
+
+from gtmerge.mapping.config import Records, Table
+from gtmerge.mapping.functions import FunctionError, GroupTable
+from gtmerge.readers.base import ReadContext
+from gtmerge.s3 import describe_error, split_uri
+from gtmerge.sources import InputError, Source, list_objects, open_source, read_lines
+
+_BOM = b"\xef\xbb\xbf"
+_CHUNK = 1 << 16
+
+BLANK = object()
+
+
+@dataclass(frozen=True)
+class BadRecord:
+    """A record that cannot even be parsed (invalid JSON line, ragged CSV row)."""
+
+    reason: str
+
+
+Split = Iterator[tuple[int, Any, Any]]
+
+
+def split(source: Source, records: Records, context: ReadContext) -> Split:
+    """The records of ``source`` as ``records`` describes them."""
+    if records.format == "listing":
+        return _listing(source, records, context)
+    return _split_stream(source, records, context)
+
+
+def _split_stream(source: Source, records: Records, context: ReadContext) -> Split:
+    with open_source(source, context.s3, context.on_bytes) as stream:
+        if records.format == "jsonl":
+            yield from _json_lines(stream)
+        elif records.format == "csv":
+            yield from _csv_rows(source, stream, records)
+        else:
+            yield from _json_document(source, stream, records.path)
+
+
+def _json_lines(stream: BinaryIO) -> Split:
+    for number, line in enumerate(read_lines(stream), 1):
+        if line is None:
+            yield number, BadRecord("line too long: over the reader's line limit"), b""
+            continue
+        if number == 1 and line.startswith(_BOM):
+            line = line[len(_BOM) :]
+        if not line.strip():
+            yield number, BLANK, line
+            continue
+        try:
+            yield number, orjson.loads(line), line
+        except orjson.JSONDecodeError as exc:
+            yield number, BadRecord(f"invalid JSON: {exc}"), line
+
+
+def _skip_bom(stream: BinaryIO) -> None:
+    peek = getattr(stream, "peek", None)
+    if peek is not None and peek(3)[:3] == _BOM:
+        stream.read(3)
+
+
+def _prefix(path: tuple[str, ...]) -> str:
+    return ".".join((*path, "item"))
+
+
+def _json_document(source: Source, stream: BinaryIO, path: tuple[str, ...]) -> Split:
+    """Stream the elements of one list inside a JSON document: memory holds one element."""
+    _skip_bom(stream)
+    number = 0
+    try:
+        for number, element in enumerate(ijson.items(stream, _prefix(path), use_float=True), 1):
+            yield number, element, None
+    except ijson.JSONError as exc:
+        raise InputError(
+            f"{source.name}: invalid JSON after record {number} of "
+            f"{'.'.join(path) or 'the top-level list'}: {exc}"
+        ) from exc
+
+
+def load_tables(source: Source, tables: tuple[Table, ...], context: ReadContext) -> dict[str, Any]:
+    """Read every lookup table of a JSON document in one pass over it.
+
+    The tables may come before or after the record list in the file (COCO writers differ), so
+    they are read in a pass of their own; the records are then streamed in a second pass.
+    Each table's ``value`` expression is applied as elements arrive, so only what the mapping
+    uses is held.
+    """
+    if source.uri == "-":
+        raise InputError(
+            f"{source.name}: this mapping reads lookup tables first, which needs the input "
+            "twice; save it to a file instead of piping it"
+        )
+    loaded: dict[str, Any] = {t.name: GroupTable() if t.group else {} for t in tables}
+    sinks = [ijson.sendable_list() for _ in tables]
+    parsers = [
+        ijson.items_coro(sink, _prefix(table.path), use_float=True)
+        for sink, table in zip(sinks, tables, strict=True)
+    ]
+    with open_source(source, context.s3) as stream:
+        _skip_bom(stream)
+        try:
+            while chunk := stream.read(_CHUNK):
+                for table, sink, parser in zip(tables, sinks, parsers, strict=True):
+                    parser.send(chunk)
+                    _store(source, table, sink, loaded[table.name])
+            for table, sink, parser in zip(tables, sinks, parsers, strict=True):
+                parser.close()
+                _store(source, table, sink, loaded[table.name])
+        except ijson.JSONError as exc:
+            raise InputError(f"{source.name}: invalid JSON: {exc}") from exc
+    return loaded
+
+
+def _store(source: Source, table: Table, sink: list[Any], into: Any) -> None:
+    for element in sink:
+        try:
+            key = table.key.search(element)
+            value = element if table.value is None else table.value.search(element)
+        except (FunctionError, ValueError, TypeError) as exc:
+            raise InputError(f"{source.name}: table {table.name}: {exc}") from exc
+        if key is None or isinstance(key, (dict, list)):
+            raise InputError(
+                f"{source.name}: table {table.name}: an entry has no usable key "
+                f"(expression: {table.key.text}): {_short(element)}"
+            )
+        if isinstance(into, GroupTable):
+            into.add(key, value)
+        else:
+            into[key] = value
+    sink.clear()
+
+
+def _short(value: Any) -> str:
+    text = orjson.dumps(value).decode()
+    return text if len(text) <= 200 else text[:200] + "…"
+
+
+def _csv_rows(source: Source, stream: BinaryIO, records: Records) -> Split:
+    text = io.TextIOWrapper(stream, encoding=records.encoding, newline="")
+    reader = csv.reader(text, delimiter=records.delimiter, quotechar=records.quotechar)
+    header: list[str] | None = None
+    want_header = records.header != "none"
+    try:
+        line = reader.line_num + 1
+        for row in reader:
+            blank = not any(cell.strip() for cell in row)
+            if want_header and header is None:
+                if not blank:  # the first non-blank row is the header, not a record
+                    header = row
+                line = reader.line_num + 1
+                continue
+            if blank:
+                yield line, BLANK, row
+            elif header is not None and records.header == "names":
+                yield line, _named_row(header, row), row
+            else:
+                yield line, row, row
+            line = reader.line_num + 1
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{source.name}: line {reader.line_num + 1} is not {records.encoding} text; "
+            "set records.encoding in the mapping"
+        ) from exc
+    except csv.Error as exc:
+        raise InputError(f"{source.name}: line {reader.line_num}: {exc}") from exc
+    finally:
+        text.detach()
+
+
+def _named_row(header: list[str], row: list[str]) -> Any:
+    if len(row) > len(header):
+        return BadRecord(f"the row has {len(row)} cells but the header has {len(header)}")
+    return dict(zip(header, row + [""] * (len(header) - len(row)), strict=True))
+
+
+def csv_text(row: list[str], records: Records) -> str:
+    """A CSV row written back as one line, for the rejects file."""
+    out = io.StringIO()
+    csv.writer(out, delimiter=records.delimiter, quotechar=records.quotechar).writerow(row)
+    return out.getvalue()
+
+
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _listing(source: Source, records: Records, context: ReadContext) -> Split:
+    """One record per image file, sorted by path: ``{path, folder, modified, size}``.
+
+    ``folder`` is the first-level folder under the listed root (the label Rekognition's console
+    gives, fact sheet §7.1), or null for an image directly under it.
+    """
+    files = _s3_files(source, context) if source.is_s3 else _local_files(source.uri)
+    wanted = records.extensions
+    number = 0
+    for path, modified, size in files:
+        if not path.lower().endswith(wanted):
+            continue
+        number += 1
+        folder, slash, _ = path.partition("/")
+        record = {
+            "path": path,
+            "folder": folder if slash else None,
+            "modified": modified,
+            "size": size,
+        }
+        yield number, record, path
+
+
+def _local_files(root: str) -> Iterator[tuple[str, str, int]]:
+    found = []
+    for directory, _, names in os.walk(root):
+        for name in names:
+            full = os.path.join(directory, name)
+            stat = os.stat(full)
+            relative = os.path.relpath(full, root).replace(os.sep, "/")
+            found.append(
+                (relative, _utc(datetime.fromtimestamp(stat.st_mtime, timezone.utc)), stat.st_size)
+            )
+    return iter(sorted(found))
+
+
+def _s3_files(source: Source, context: ReadContext) -> Iterator[tuple[str, str, int]]:
+    bucket, prefix = split_uri(source.uri)
+    try:
+        for obj in list_objects(context.s3, bucket, prefix):
+            key = str(obj["Key"])
+            if key.endswith("/"):
+                continue  # a console-made "folder" marker, not an image
+            modified = obj["LastModified"]
+            assert isinstance(modified, datetime)
+            yield key[len(prefix) :], _utc(modified), int(str(obj["Size"]))
+    except InputError:
+        raise
+    except Exception as exc:
+        raise InputError(f"{source.name}: {describe_error(exc)}") from exc
+
+
+def source_date(source: Source, context: ReadContext) -> str | None:
+    """The source's last-modified time (UTC, to the second): the deterministic default for
+    ``creation-date`` when the mapping gives none. None for stdin and S3 prefixes."""
+    if source.uri == "-" or (source.is_s3 and source.uri.endswith("/")):
+        return None
+    if not source.is_s3:
+        return _utc(datetime.fromtimestamp(os.stat(source.uri).st_mtime, timezone.utc))
+    bucket, key = split_uri(source.uri)
+    try:
+        head = context.s3.client.head_object(Bucket=bucket, Key=key, **context.s3.owner_params())
+    except Exception as exc:
+        raise InputError(f"{source.name}: {describe_error(exc)}") from exc
+    return _utc(head["LastModified"])

@@ -1,0 +1,317 @@
+"""The reader that applies a YAML mapping: records in, canonical :class:`ImageRecord` out.
+
+A record the mapping cannot read becomes a :class:`Rejection` whose reason names the mapping key,
+the problem and the expression, e.g.
+``boxes[2].class: 7 is not in categories (expression: lookup('categories', category_id))``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+from jmespath.exceptions import JMESPathError
+
+from gtmerge.keys import InvalidKey, join_key
+from gtmerge.mapping.config import Boxes, Mapping, Metadata
+from gtmerge.mapping.expressions import Expression
+from gtmerge.mapping.functions import FunctionError
+from gtmerge.mapping.records import (
+    BLANK,
+    BadRecord,
+    csv_text,
+    load_tables,
+    source_date,
+    split,
+)
+from gtmerge.model import Box, BoxSet, ImageRecord, ImageSize, Label
+from gtmerge.readers.base import Item, Parsed, ReadContext, Rejection, Skipped, raw_text
+from gtmerge.rekognition import is_valid_creation_date
+from gtmerge.sources import InputError, Source
+
+_YES_NO = {"yes": True, "no": False, "true": True, "false": False}
+_DECIMALS = 4
+_CORNERS = ("x1", "y1", "x2", "y2")
+_SIDES = ("left", "top", "width", "height")
+_UNIT_SCALE = {"pixels": None, "fraction": 1.0, "percent": 100.0}
+
+
+class RecordError(ValueError):
+    """Why one record cannot be mapped."""
+
+
+class MappedReader:
+    """Reads any source a :class:`Mapping` describes."""
+
+    def __init__(self, mapping: Mapping) -> None:
+        if mapping.native is not None:
+            raise ValueError(
+                f"mapping {mapping.name} is read by the native {mapping.native} reader"
+            )
+        self.mapping = mapping
+
+    def read(self, source: Source, context: ReadContext) -> Iterator[Item]:
+        mapping = self.mapping
+        listing = mapping.records.format == "listing"
+        root = context.image_root or mapping.image_root
+        if root is None and listing and source.is_s3:
+            root = source.uri  # folder images are named relative to the listed prefix
+        if root is None and listing:
+            raise InputError(
+                f"{source.name}: a local folder needs --image-root: the S3 prefix its images "
+                "were uploaded to"
+            )
+        fallback_date = mapping.defaults.date or source_date(source, context)
+        tables = (
+            load_tables(source, mapping.records.tables, context) if mapping.records.tables else {}
+        )
+        convert = _Converter(mapping, root or "", fallback_date, tables)
+        for line, value, raw in split(source, mapping.records, context):
+            if value is BLANK:
+                yield Skipped(line)
+            elif isinstance(value, BadRecord):
+                yield Rejection(line, value.reason, self._raw(raw, value))
+            else:
+                try:
+                    yield Parsed(line, convert(value))
+                except RecordError as exc:
+                    yield Rejection(line, str(exc), self._raw(raw, value))
+
+    def _raw(self, raw: Any, value: Any) -> str:
+        if isinstance(raw, list):
+            return raw_text(csv_text(raw, self.mapping.records))
+        if raw is None:
+            return raw_text(orjson.dumps(value))
+        return raw_text(raw)
+
+
+def _fail(where: str, problem: str, expression: Expression | None) -> RecordError:
+    suffix = f" (expression: {expression.text})" if expression is not None else ""
+    return RecordError(f"{where}: {problem}{suffix}")
+
+
+def _show(value: Any) -> str:
+    text = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    return text if len(text) <= 80 else text[:80] + "…"
+
+
+def _text(value: Any, where: str, expression: Expression | None) -> str:
+    if value is None:
+        raise _fail(where, "no value", expression)
+    if not isinstance(value, str):
+        raise _fail(where, f"expected text, got {_show(value)}", expression)
+    return value
+
+
+def _number(value: Any, where: str, expression: Expression | None) -> float:
+    """A JSON number as it is (integers stay integers), or a number written as text (CSV)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        number: float = value
+    elif isinstance(value, str):
+        try:
+            number = int(value) if value.strip().lstrip("+-").isdigit() else float(value)
+        except ValueError:
+            raise _fail(where, f"{_show(value)} is not a number", expression) from None
+    else:
+        raise _fail(where, f"expected a number, got {_show(value)}", expression)
+    if not math.isfinite(number):
+        raise _fail(where, f"{_show(value)} is not a finite number", expression)
+    return number
+
+
+def _pixels(value: Any, where: str, expression: Expression | None) -> int:
+    number = _number(value, where, expression)
+    if number != int(number) or number <= 0:
+        raise _fail(
+            where, f"expected a whole number of pixels above 0, got {_show(value)}", expression
+        )
+    return int(number)
+
+
+class _Converter:
+    """Turns one record into an :class:`ImageRecord`, for one source."""
+
+    def __init__(
+        self, mapping: Mapping, root: str, fallback_date: str | None, tables: dict[str, Any]
+    ) -> None:
+        self.mapping = mapping
+        self.root = root
+        self.fallback_date = fallback_date
+        self.tables = tables
+        self.scope = mapping.scope
+        self.record: Any = None
+        self.record_metadata: dict[str, Any] = {}
+
+    def __call__(self, record: Any) -> ImageRecord:
+        mapping = self.mapping
+        names = self.tables
+        if mapping.vars:
+            names = dict(self.tables)
+            self.scope.names = names
+            for name, expression in mapping.vars:
+                names[name] = self.eval(expression, record, f"vars.{name}")
+        # Set for every record, not once per source: two readers of one mapping may interleave.
+        self.scope.names = names
+        self.record = record
+        self.record_metadata = {}
+        assert mapping.image is not None
+        reference = _text(self.eval(mapping.image, record, "image"), "image", mapping.image)
+        if not reference.strip():
+            raise _fail("image", "empty", mapping.image)
+        try:
+            key = join_key(self.root, reference)
+        except InvalidKey as exc:
+            raise _fail("image", str(exc), mapping.image) from None
+        labels = self.labels(record) if mapping.labels is not None else ()
+        box_sets = self.box_sets(record, mapping.boxes) if mapping.boxes is not None else ()
+        return ImageRecord(key, labels, box_sets)
+
+    def eval(self, expression: Expression, node: Any, where: str) -> Any:
+        try:
+            return expression.search(node)
+        except (JMESPathError, FunctionError, TypeError, ValueError) as exc:
+            raise _fail(where, " ".join(str(exc).split()), expression) from None
+
+    def list_of(self, expression: Expression, node: Any, where: str) -> list[Any]:
+        value = self.eval(expression, node, where)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise _fail(where, f"expected a list, got {_show(value)}", expression)
+        return value
+
+    def meta(
+        self, field: str, own: Expression | None, node: Any, where: str
+    ) -> tuple[Any, str, Expression | None]:
+        """A metadata value: the node's own expression, else the record-level ``metadata``."""
+        if own is not None:
+            value = self.eval(own, node, where)
+            if value is not None:
+                return value, where, own
+        shared: Expression | None = getattr(self.mapping.metadata, field)
+        if shared is None:
+            return None, where, None
+        if field not in self.record_metadata:
+            self.record_metadata[field] = self.eval(shared, self.record, f"metadata.{field}")
+        return self.record_metadata[field], f"metadata.{field}", shared
+
+    def common(self, spec: Metadata, node: Any, where: str) -> tuple[bool, str, str]:
+        """human-annotated, creation-date and job name for a label or a box set."""
+        defaults = self.mapping.defaults
+        value, at, expression = self.meta(
+            "human_annotated", spec.human_annotated, node, f"{where}.human_annotated"
+        )
+        if value is None:
+            human = defaults.human_annotated
+        elif isinstance(value, bool):
+            human = value
+        elif isinstance(value, str) and value.strip().lower() in _YES_NO:
+            human = _YES_NO[value.strip().lower()]
+        else:
+            raise _fail(at, f"expected yes or no, got {_show(value)}", expression)
+        value, at, expression = self.meta("date", spec.date, node, f"{where}.date")
+        if value is None:
+            if self.fallback_date is None:
+                raise _fail(
+                    at,
+                    "no creation date: the input has no modification time; set defaults.date",
+                    None,
+                )
+            date = self.fallback_date
+        elif is_valid_creation_date(value):
+            date = value
+        else:
+            raise _fail(
+                at, f"{_show(value)} is not a date-time like 2024-05-01T12:00:00", expression
+            )
+        value, at, expression = self.meta("job", spec.job, node, f"{where}.job")
+        job = defaults.job if value is None else _text(value, at, expression)
+        return human, date, job
+
+    def confidence(self, own: Expression | None, node: Any, where: str) -> float:
+        value, at, expression = self.meta("confidence", own, node, where)
+        if value is None:
+            return self.mapping.defaults.confidence
+        number = _number(value, at, expression)
+        if not 0 <= number <= 1:
+            raise _fail(at, f"confidence {_show(value)} is not between 0 and 1", expression)
+        return number
+
+    def class_name(self, value: Any, where: str, expression: Expression) -> str | None:
+        """The renamed class, or None when it is empty or on the drop list."""
+        name = _text(value, where, expression)
+        if not name.strip():
+            return None
+        renamed = self.mapping.rename.get(name, name)
+        drop = self.mapping.drop
+        return None if name in drop or renamed in drop else renamed
+
+    def labels(self, record: Any) -> tuple[Label, ...]:
+        spec = self.mapping.labels
+        assert spec is not None
+        nodes = [record] if spec.each is None else self.list_of(spec.each, record, "labels.each")
+        labels: dict[str, Label] = {}
+        for index, node in enumerate(nodes):
+            where = "labels" if spec.each is None else f"labels[{index}]"
+            value = self.eval(spec.name, node, f"{where}.name")
+            for raw in value if isinstance(value, list) else (value,):
+                if raw is None:
+                    continue
+                name = self.class_name(raw, f"{where}.name", spec.name)
+                if name is None or name in labels:
+                    continue
+                human, date, job = self.common(spec.metadata, node, where)
+                confidence = self.confidence(spec.metadata.confidence, node, f"{where}.confidence")
+                labels[name] = Label(name, confidence, human, date, job)
+        return tuple(labels.values())
+
+    def box_sets(self, record: Any, spec: Boxes) -> tuple[BoxSet, ...]:
+        nodes = self.list_of(spec.each, record, "boxes.each")
+        found = []
+        for index, node in enumerate(nodes):
+            where = f"boxes[{index}]"
+            name = self.class_name(
+                self.eval(spec.class_name, node, f"{where}.class"),
+                f"{where}.class",
+                spec.class_name,
+            )
+            if name is None:
+                continue
+            geometry = [
+                _number(self.eval(e, node, f"{where}.{k}"), f"{where}.{k}", e)
+                for e, k in zip(spec.geometry, _CORNERS if spec.corners else _SIDES, strict=True)
+            ]
+            confidence = self.confidence(spec.confidence, node, f"{where}.confidence")
+            found.append((name, geometry, confidence))
+        if not found:
+            return ()
+        size = self.image_size(record, spec)
+        scale = _UNIT_SCALE[spec.units]
+        boxes = []
+        for name, (a, b, c, d), confidence in found:
+            if spec.corners:
+                c, d = c - a, d - b
+            if scale is not None:
+                a, c = a * size.width / scale, c * size.width / scale
+                b, d = b * size.height / scale, d * size.height / scale
+            if spec.corners or scale is not None:
+                # Converted values carry float noise (0.6 * 500 - 0.2 * 500 = 199.99999999999997);
+                # 1/10,000 of a pixel is finer than any annotation tool draws.
+                a, b, c, d = (round(v, _DECIMALS) for v in (a, b, c, d))
+            boxes.append(Box(name, a, b, c, d, confidence))
+        human, date, job = self.common(spec.metadata, record, "boxes")
+        return (BoxSet(size, tuple(boxes), human, date, job),)
+
+    def image_size(self, record: Any, spec: Boxes) -> ImageSize:
+        width = self.pixels(spec.width, record, "width")
+        height = self.pixels(spec.height, record, "height")
+        # depth is optional: 3 (RGB) unless the export says otherwise
+        depth = 3 if spec.depth is None else self.pixels(spec.depth, record, "depth", 3)
+        return ImageSize(width, height, depth)
+
+    def pixels(self, expression: Expression, record: Any, name: str, default: int = 0) -> int:
+        where = f"boxes.image_size.{name}"
+        value = self.eval(expression, record, where)
+        return default if value is None and default else _pixels(value, where, expression)

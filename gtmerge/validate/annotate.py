@@ -1,0 +1,96 @@
+"""``--annotate``: a copy of a manifest with each finding written into the line it is about, where
+Rekognition's validation manifests put it (formats.md §7.2)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import orjson
+import smart_open
+
+from gtmerge.s3 import S3
+from gtmerge.sources import Source, open_source
+from gtmerge.validate.findings import Finding
+
+#: What earlier validations wrote; replaced, not accumulated.
+_STALE_KEYS = ("errors", "warnings", "cl-errors")
+_STALE_MARKERS = tuple(f'"{key}"'.encode() for key in _STALE_KEYS)
+
+
+def write_annotated(source: Source, findings: list[Finding], out: str, s3: S3) -> None:
+    """Read ``source`` again and write it to ``out`` (local or ``s3://``) with the findings
+    that have a line number placed inside that line."""
+    by_line: dict[int, list[Finding]] = defaultdict(list)
+    for finding in findings:
+        if finding.line is not None:
+            by_line[finding.line].append(finding)
+    params = s3.write_params("application/jsonl") if out.startswith("s3://") else {}
+    with (
+        open_source(source, s3) as stream,
+        smart_open.open(out, "wb", transport_params=params) as sink,
+    ):
+        for line, raw_line in enumerate(stream, start=1):
+            sink.write(annotate_line(raw_line, by_line.get(line, [])))
+
+
+def annotate_line(raw_line: bytes, findings: list[Finding]) -> bytes:
+    """The line, newline-terminated, with its findings inside its JSON object. A line that is
+    not a JSON object is replaced by one holding only its errors, as Rekognition does."""
+    unchanged = raw_line if raw_line.endswith(b"\n") else raw_line + b"\n"
+    if not findings and not any(marker in raw_line for marker in _STALE_MARKERS):
+        return unchanged
+    try:
+        record = orjson.loads(raw_line)
+    except orjson.JSONDecodeError:
+        record = None
+    if type(record) is not dict:
+        return orjson.dumps(_place({}, findings)) + b"\n" if findings else unchanged
+    _strip_stale(record)
+    top: list[Finding] = []
+    by_target: dict[int, tuple[dict[str, Any], list[Finding]]] = {}
+    for finding in findings:
+        target = _target(record, finding)
+        if target is None:
+            top.append(finding)
+        else:
+            by_target.setdefault(id(target), (target, []))[1].append(finding)
+    for target, target_findings in by_target.values():
+        _place(target, target_findings)
+    return orjson.dumps(_place(record, top)) + b"\n"
+
+
+def _target(record: dict[str, Any], finding: Finding) -> dict[str, Any] | None:
+    """The object a finding belongs in: the attribute, its metadata, or one of its boxes."""
+    if finding.attribute is None:
+        return None
+    target = record.get(finding.attribute)
+    if type(target) is not dict:
+        return None
+    if finding.annotation is not None and not finding.attribute.endswith("-metadata"):
+        boxes = target.get("annotations")
+        if type(boxes) is list and finding.annotation < len(boxes):
+            box = boxes[finding.annotation]
+            return box if type(box) is dict else None
+    return target
+
+
+def _place(target: dict[str, Any], findings: list[Finding]) -> dict[str, Any]:
+    for finding in findings:
+        kind = "warnings" if finding.is_warning else "errors"
+        target.setdefault(kind, []).append({"code": finding.code, "message": finding.message})
+    return target
+
+
+def _strip_stale(record: dict[str, Any]) -> None:
+    """Remove what an earlier validation wrote, at the levels it writes it."""
+    objects = [record]
+    for value in record.values():
+        if type(value) is dict:
+            objects.append(value)
+            boxes = value.get("annotations")
+            if type(boxes) is list:
+                objects += (box for box in boxes if type(box) is dict)
+    for obj in objects:
+        for key in _STALE_KEYS:
+            obj.pop(key, None)

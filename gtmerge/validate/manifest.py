@@ -1,0 +1,298 @@
+"""Streaming validation of one manifest: line checks as lines arrive, manifest checks at the end.
+
+State kept per manifest: the first line of every source-ref (duplicates, images, train/test
+overlap), the lines that hold boxes, per-label image counts and per-bucket line counts. Nothing
+else of a line outlives :meth:`ManifestValidator.feed`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import orjson
+
+from gtmerge.rekognition import (
+    DEFAULT_MAX_LINES,
+    INVALID_LINE_RATIO,
+    MAX_LABELS_PER_MANIFEST,
+    MAX_LINE_CHARS,
+    MAX_MANIFEST_BYTES,
+    MIN_CLASSIFICATION_LABELS,
+    MIN_DETECTION_LABELS,
+)
+from gtmerge.validate import codes
+from gtmerge.validate.findings import Finding, ValidationResult, sort_key
+from gtmerge.validate.images import ImageProblem
+from gtmerge.validate.lines import VALID, LineError, check_labels
+
+IMAGE_LEVEL_LABELS, OBJECT_LOCALIZATION, NOT_DETERMINED = (
+    "IMAGE_LEVEL_LABELS",
+    "OBJECT_LOCALIZATION",
+    "NOT_DETERMINED",
+)
+#: API shape S3Object.Bucket (formats.md §3.5).
+_BUCKET_NAME = re.compile(r"[0-9A-Za-z.\-_]{3,255}")
+_MAX_KEY_CHARS = 1024
+_MISSING: Any = object()
+
+
+class ManifestValidator:
+    """Feed it the lines of one manifest, then :meth:`finish` it.
+
+    ``manifest`` names the manifest in findings; ``max_lines`` is the line quota (lines past it
+    are counted, not validated, as Rekognition does).
+    """
+
+    def __init__(self, max_lines: int = DEFAULT_MAX_LINES, *, manifest: str | None = None) -> None:
+        self.manifest = manifest
+        self.max_lines = max_lines
+        self._line = 0
+        self._bytes = 0
+        self._counts = [0, 0, 0]  # indexed by VALID, INVALID, IGNORED
+        self._errors: list[Finding] = []
+        self._warnings: list[Finding] = []
+        self._error_lines: set[int] = set()
+        #: source-ref → its first line, for every line whose source-ref is well formed.
+        self.first_lines: dict[str, int] = {}
+        #: source-ref → line, for the lines Rekognition would import (their images get checked).
+        self.valid_images: dict[str, int] = {}
+        self._boxed_lines: set[int] = set()
+        self._bucket_lines: dict[str, list[int]] = {}  # bucket → [first line, line count]
+        self._class_label_images: dict[str, int] = {}
+        self._object_label_images: dict[str, int] = {}
+        self._class_lines = 0
+        self._object_lines = 0
+
+    # ---- per line -------------------------------------------------------------------------
+
+    def feed(self, raw_line: bytes) -> None:
+        """Validate one physical line, with or without its line break."""
+        self._line += 1
+        line = self._line
+        size = len(raw_line)
+        self._bytes += size if raw_line.endswith(b"\n") else size + 1
+        if line > self.max_lines:
+            return
+        if size > MAX_LINE_CHARS:
+            chars = len(raw_line.decode("utf-8", "replace").rstrip("\r\n"))
+            if chars > MAX_LINE_CHARS:
+                self._line_error(codes.LINE_TOO_LONG, f"It has {chars:,}.")
+                return
+        try:
+            record = orjson.loads(raw_line)
+        except orjson.JSONDecodeError as exc:
+            self._line_error(
+                codes.INVALID_JSON_LINE, f"{exc}." if raw_line.strip() else "The line is blank."
+            )
+            return
+        if type(record) is not dict:
+            self._line_error(
+                codes.INVALID_JSON_LINE,
+                f"The line is a JSON {type(record).__name__}, not an object.",
+            )
+            return
+        raw_ref = record.get("source-ref", _MISSING)
+        if raw_ref is _MISSING:
+            self._line_error(codes.MISSING_SOURCE_REF)
+            return
+        bucket = self._bucket(raw_ref)
+        if bucket is None:
+            return
+        source_ref: str = raw_ref
+        first = self.first_lines.setdefault(source_ref, line)
+        if first != line:
+            self._line_error(codes.DUPLICATE_SOURCE_REF, f"It is first on line {first}.")
+            return
+        lines = self._bucket_lines.get(bucket)
+        if lines is None:
+            self._bucket_lines[bucket] = [line, 1]
+        else:
+            lines[1] += 1
+        try:
+            status, class_names, object_names, found = check_labels(record)
+        except LineError as error:
+            self._add(error.finding(line, self.manifest))
+            self._counts[1] += 1
+            return
+        self._counts[status] += 1
+        for code, detail, attribute, annotation in found:
+            message = codes.message(code, detail)
+            self._add(Finding(code, line, message, attribute, annotation, self.manifest))
+        if status != VALID:
+            return
+        self.valid_images[source_ref] = line
+        if class_names:
+            self._class_lines += 1
+            _count_images(self._class_label_images, class_names)
+        if object_names:
+            self._object_lines += 1
+            self._boxed_lines.add(line)
+            _count_images(self._object_label_images, object_names)
+
+    def _bucket(self, source_ref: Any) -> str | None:
+        """The bucket of a well-formed ``s3://bucket/key``; else report why and return None."""
+        if type(source_ref) is str and source_ref.startswith("s3://"):
+            slash = source_ref.find("/", 5)
+            if slash > 5 and slash < len(source_ref) - 1:
+                bucket = source_ref[5:slash]
+                if bucket in self._bucket_lines:
+                    return bucket
+                if _BUCKET_NAME.fullmatch(bucket) and len(source_ref) - slash - 1 <= _MAX_KEY_CHARS:
+                    return bucket
+            detail = (
+                f"{source_ref!r} needs a valid bucket name and an object key of 1 to "
+                f"{_MAX_KEY_CHARS} characters."
+            )
+        elif type(source_ref) is str and source_ref[:5].lower() == "s3://":
+            detail = (
+                f"{source_ref!r}: write the scheme in lower case, s3:// (whether Rekognition "
+                "accepts other cases is not documented)."
+            )
+        elif type(source_ref) is str:
+            detail = f"{source_ref!r} is not an s3://bucket/key URI."
+        else:
+            detail = f"source-ref must be a string, not {type(source_ref).__name__}."
+        self._line_error(codes.INVALID_SOURCE_REF_FORMAT, detail)
+        return None
+
+    def _line_error(self, code: str, detail: str | None = None) -> None:
+        self._add(Finding(code, self._line, codes.message(code, detail), manifest=self.manifest))
+        self._counts[1] += 1
+
+    def _add(self, finding: Finding) -> None:
+        if finding.is_warning:
+            self._warnings.append(finding)
+        else:
+            self._errors.append(finding)
+            if finding.line is not None:
+                self._error_lines.add(finding.line)
+
+    # ---- images ---------------------------------------------------------------------------
+
+    def reject_image(self, source_ref: str, problem: ImageProblem) -> None:
+        """Record what ``--check-images`` found wrong with the image of a valid line; the line
+        becomes invalid (it counts toward the 20% rule, §3.1)."""
+        line = self.valid_images.pop(source_ref)
+        # §4.4: dimensions out of range get their own code on lines with boxes.
+        code = (
+            codes.INVALID_IMAGE_DIMENSION
+            if problem.dimension and line in self._boxed_lines
+            else codes.INVALID_IMAGE
+        )
+        self._add(Finding(code, line, codes.message(code, problem.reason), manifest=self.manifest))
+        self._counts[VALID] -= 1
+        self._counts[1] += 1
+
+    # ---- manifest -------------------------------------------------------------------------
+
+    @property
+    def use_case(self) -> str:
+        """The use case Rekognition would pick: the one with more valid lines (a tie goes to
+        object localization, whose lines carry more information)."""
+        if not self._class_lines and not self._object_lines:
+            return NOT_DETERMINED
+        if self._object_lines >= self._class_lines:
+            return OBJECT_LOCALIZATION
+        return IMAGE_LEVEL_LABELS
+
+    @property
+    def labels(self) -> set[str]:
+        """Every label of the lines Rekognition would import."""
+        return self._class_label_images.keys() | self._object_label_images.keys()
+
+    def finish(self, total_bytes: int | None = None) -> ValidationResult:
+        """Run the manifest-level checks. ``total_bytes`` overrides the byte count of the lines
+        fed (pass the file size when lines were fed without their line breaks)."""
+        size = self._bytes if total_bytes is None else total_bytes
+        if not self._line:
+            self._manifest_error(codes.EMPTY_MANIFEST, "It has no lines.")
+        if size > MAX_MANIFEST_BYTES:
+            self._manifest_error(
+                codes.MANIFEST_SIZE_TOO_LARGE, f"It has {size:,} bytes; the limit is 1 GiB."
+            )
+        if self._line > self.max_lines:
+            self._manifest_error(
+                codes.MANIFEST_ROWS_EXCEEDS_MAXIMUM,
+                f"It has {self._line:,} lines; the quota is {self.max_lines:,} (use --max-lines "
+                "for a raised quota). Lines past the quota were not validated.",
+            )
+        if len(self._bucket_lines) > 1:
+            self._manifest_error(
+                codes.IMAGES_IN_MULTIPLE_S3_BUCKETS,
+                "Buckets: "
+                + ", ".join(
+                    f"{bucket} ({count} lines, first on line {first})"
+                    for bucket, (first, count) in self._bucket_lines.items()
+                )
+                + ".",
+            )
+        self._check_label_counts()
+        validated = min(self._line, self.max_lines)
+        invalid = self._counts[1]
+        if validated and invalid > INVALID_LINE_RATIO * validated:
+            self._manifest_error(
+                codes.TOO_MANY_INVALID_ROWS_IN_MANIFEST,
+                f"{invalid:,} of {validated:,} lines ({invalid / validated:.1%}) are invalid; "
+                f"Rekognition fails the import above {INVALID_LINE_RATIO:.0%}.",
+            )
+        return ValidationResult(
+            sorted(self._errors, key=sort_key), sorted(self._warnings, key=sort_key), self.summary()
+        )
+
+    def _check_label_counts(self) -> None:
+        labels = self.labels
+        if len(labels) > MAX_LABELS_PER_MANIFEST:
+            self._manifest_error(
+                codes.MANIFEST_TOO_MANY_LABELS,
+                f"It has {len(labels)}; the limit is {MAX_LABELS_PER_MANIFEST}.",
+            )
+        use_case = self.use_case
+        if not self._line or use_case == NOT_DETERMINED:
+            if self._line:
+                self._manifest_error(codes.MANIFEST_TOO_FEW_LABELS, "No line has a usable label.")
+            return
+        if use_case == IMAGE_LEVEL_LABELS:
+            found, needed, kind = len(self._class_label_images), MIN_CLASSIFICATION_LABELS, (
+                "image-level classification"
+            )
+        else:
+            found, needed, kind = len(self._object_label_images), MIN_DETECTION_LABELS, (
+                "object localization"
+            )
+        if found < needed:
+            self._manifest_error(
+                codes.MANIFEST_TOO_FEW_LABELS,
+                f"It has {found} {kind} label{'s' if found != 1 else ''}; {kind} needs at least "
+                f"{needed}. (gtmerge follows Rekognition's quotas page: 2 for classification, 1 "
+                "for localization. Its validation table says 2 for both, and the "
+                "ERROR_MANIFEST_TOO_FEW_USABLE_LABELS text says the reverse.)",
+            )
+
+    def _manifest_error(self, code: str, detail: str) -> None:
+        self._add(Finding(code, None, codes.message(code, detail), manifest=self.manifest))
+
+    def summary(self) -> dict[str, Any]:
+        """Statistics named as in ``manifest_summary.json``; line indices are 1-based."""
+        valid, invalid, ignored = self._counts
+        label_images = dict(self._class_label_images)
+        for name, count in self._object_label_images.items():
+            label_images[name] = label_images.get(name, 0) + count
+        return {
+            "manifest": self.manifest,
+            "use_case": self.use_case,
+            "total_json_lines": self._line,
+            "valid_json_lines": valid,
+            "invalid_json_lines": invalid,
+            "ignored_json_lines": ignored,
+            "error_json_line_indices": sorted(self._error_lines),
+            "bytes": self._bytes,
+            "images": len(self.first_lines),
+            "labels": dict(sorted(label_images.items())),
+            "buckets": {bucket: count for bucket, (_, count) in self._bucket_lines.items()},
+        }
+
+
+def _count_images(images_per_label: dict[str, int], names: list[str]) -> None:
+    for name in set(names) if len(names) > 1 else names:
+        images_per_label[name] = images_per_label.get(name, 0) + 1
