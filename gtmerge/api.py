@@ -1,12 +1,18 @@
 """``gtmerge.merge()``: the whole run from inputs to a manifest, a report and a rejects file.
 
 The CLI is a thin layer over this function. A run either completes, or raises
-:class:`MergeError` (or ``KeyboardInterrupt``) with every destination left as it was.
+:class:`~gtmerge.errors.MergeError` (or ``KeyboardInterrupt``) with every destination left as
+it was and its temporary files removed.
+
+Small inputs are merged in memory. Larger ones go through the two-pass spool of
+:mod:`gtmerge.spool`, on ``workers`` processes; both paths give the same bytes.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from typing import Any, BinaryIO
@@ -15,25 +21,28 @@ import orjson
 from tqdm import tqdm
 
 from gtmerge.destination import open_destination, same_target
+from gtmerge.errors import BadRecord, InvalidOutput, MergeError
+from gtmerge.ingest import read_input, rejection_filer
 from gtmerge.merger import Tagged, merge_in_memory
-from gtmerge.readers import Parsed, ReadContext, Rejection, Skipped, resolve
-from gtmerge.report import InputStats, Report
+from gtmerge.planning import Plan, plan_run
+from gtmerge.readers import ReadContext
+from gtmerge.report import Report
 from gtmerge.s3 import S3, S3Settings
 from gtmerge.sources import InputError, Source, expand
+from gtmerge.spool import (
+    MergeTask,
+    SpoolTask,
+    merge_partition,
+    merged_lines,
+    rejects_path,
+    spool_input,
+)
 from gtmerge.validate import ManifestValidator
+from gtmerge.workers import Runner, runner
 from gtmerge.writer import DEFAULT_BOX_ATTRIBUTE, DEFAULT_LABEL_ATTRIBUTE, ManifestFormat
 
-
-class MergeError(Exception):
-    """A run that could not complete; the message is one line, fit for the user."""
-
-
-class BadRecord(MergeError):
-    """``strict=True`` met a record it could not use."""
-
-
-class InvalidOutput(MergeError):
-    """``fail_on_invalid=True`` and the merged manifest breaks Rekognition's rules."""
+DEFAULT_MEMORY_MB = 128
+__all__ = ["BadRecord", "InvalidOutput", "MergeError", "merge"]
 
 
 def split_mapping(spec: str) -> tuple[str | None, str]:
@@ -64,35 +73,47 @@ def merge(
     sse_kms_key_id: str | None = None,
     expected_bucket_owner: str | None = None,
     progress: bool | None = None,
+    workers: int | None = None,
+    memory_mb: int = DEFAULT_MEMORY_MB,
+    tmp_dir: str | None = None,
 ) -> Report:
     """Merge every input into one Rekognition manifest at ``output``; return the report.
 
-    ``inputs`` are paths, globs, ``-`` or ``s3://`` URLs, each optionally prefixed with the
-    mapping to read it with (``"csv=legacy.csv"``); ``mapping`` is the default for the rest
-    (None: detect each input's format). ``progress=None`` shows a bar only on a terminal.
+    ``inputs`` are paths, globs, ``-`` or ``s3://`` URLs (objects or globs), each optionally
+    prefixed with the mapping to read it with (``"csv=legacy.csv"``); ``mapping`` is the
+    default for the rest (None: detect each input's format). ``progress=None`` shows a bar
+    only on a terminal. ``workers`` defaults to the number of cores; ``memory_mb`` bounds the
+    merge's working memory, spilling to ``tmp_dir`` (default: the system's) beyond it.
     """
     fmt = _manifest_format(attribute, box_attribute)
-    s3 = S3(S3Settings(endpoint_url, sse, sse_kms_key_id, expected_bucket_owner))
+    settings = S3Settings(endpoint_url, sse, sse_kms_key_id, expected_bucket_owner)
+    s3 = S3(settings)
     sources = _expand_all(inputs, mapping, s3)
     for target in (output, report, rejects):
         if target and any(same_target(target, source.uri) for source in sources):
             raise MergeError(f"{target}: refusing to overwrite one of the inputs")
+    try:
+        plan = plan_run(sources, s3, memory_mb, workers or os.cpu_count() or 1)
+    except ValueError as exc:
+        raise MergeError(str(exc)) from exc
     result = Report(output)
     validator = ManifestValidator()
     with ExitStack() as stack:
         bar = stack.enter_context(_progress_bar(sources, progress))
-        context = ReadContext(s3, image_root, bar.update)
+        workdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="gtmerge-", dir=tmp_dir))
         rejects_out = stack.enter_context(open_destination(rejects, s3)) if rejects else None
-        records = _read_all(sources, context, result, rejects_out, strict)
-        duplicates = [0] * len(sources)
+        if plan.in_memory:
+            context = ReadContext(s3, image_root, bar.update)
+            records = _read_in_memory(sources, context, result, rejects_out, strict)
+            lines = _render(merge_in_memory(records, result.inputs), fmt, result)
+        else:
+            work = stack.enter_context(runner(plan.workers, bar))
+            job = _Spooled(sources, settings, image_root, workdir, plan, strict)
+            lines = job.run(work, fmt, result, rejects_out)
         out = stack.enter_context(open_destination(output, s3))
-        for image in merge_in_memory(records, duplicates):
-            line = fmt.render(image)
+        for line in lines:
             out.write(line)
             validator.feed(line)
-            result.written.count(image)
-        for stats, count in zip(result.inputs, duplicates, strict=True):
-            stats.duplicates = count
         validation = validator.finish()
         result.validation = validation.summary_dict()
         if fail_on_invalid and validation.has_errors:
@@ -128,56 +149,76 @@ def _expand_all(inputs: Sequence[str], mapping: str | None, s3: S3) -> list[Sour
     return sources
 
 
-def _read_all(
+def _read_in_memory(
     sources: list[Source],
     context: ReadContext,
     report: Report,
     rejects: BinaryIO | None,
     strict: bool,
 ) -> Iterator[Tagged]:
-    """Stream every input's records to the merge, accounting for each one in the report."""
     for index, source in enumerate(sources):
-        try:
-            name, reader = resolve(source, context)
-        except InputError as exc:
-            raise MergeError(str(exc)) from exc
-        stats = InputStats(source.name, name)
+        stats, images = read_input(source, context, rejection_filer(source, rejects, strict))
         report.inputs.append(stats)
-        try:
-            for item in reader.read(source, context):
-                stats.lines += 1
-                if isinstance(item, Parsed):
-                    stats.parsed += 1
-                    report.count_verdicts(item.verdicts)
-                    for dropped in item.dropped:
-                        _reject(source, dropped, stats, rejects, strict)
-                    yield Tagged(index, item.image)
-                elif isinstance(item, Rejection):
-                    _reject(source, item, stats, rejects, strict)
-                elif isinstance(item, Skipped):
-                    stats.skipped += 1
-        except InputError as exc:
-            raise MergeError(str(exc)) from exc
-        except (OSError, EOFError) as exc:
-            where = f"{source.name}: read failed after {stats.lines} records"
-            raise MergeError(f"{where}: {exc}") from exc
+        for image in images:
+            yield Tagged(index, image)
 
 
-def _reject(
-    source: Source, rejection: Rejection, stats: InputStats, out: BinaryIO | None, strict: bool
-) -> None:
-    where = f"{source.name}:{rejection.line}"
-    if strict:
-        attribute = f" (attribute {rejection.attribute})" if rejection.attribute else ""
-        raise BadRecord(f"{where}: {rejection.reason}{attribute}")
-    stats.count_rejection(rejection)
-    if out is not None:
-        entry: dict[str, Any] = {"file": source.name, "line": rejection.line}
-        if rejection.attribute:
-            entry["attribute"] = rejection.attribute
-        entry["reason"] = rejection.reason
-        entry["raw"] = rejection.raw
-        out.write(orjson.dumps(entry, option=orjson.OPT_APPEND_NEWLINE))
+def _render(images: Iterator[Any], fmt: ManifestFormat, report: Report) -> Iterator[bytes]:
+    for image in images:
+        report.written.count(image)
+        yield fmt.render(image)
+
+
+class _Spooled:
+    """The two-pass path: spool every input, merge every partition, then k-way merge."""
+
+    def __init__(
+        self,
+        sources: list[Source],
+        settings: S3Settings,
+        image_root: str | None,
+        workdir: str,
+        plan: Plan,
+        strict: bool,
+    ) -> None:
+        self.sources = sources
+        self.workdir = workdir
+        self.plan = plan
+        self.spool_tasks = [
+            SpoolTask(i, source, settings, image_root, workdir, plan.partition_bits, strict)
+            for i, source in enumerate(sources)
+        ]
+
+    def run(
+        self, work: Runner, fmt: ManifestFormat, report: Report, rejects: BinaryIO | None
+    ) -> Iterator[bytes]:
+        report.inputs.extend(work.map_reading(spool_input, self.spool_tasks))
+        for index in range(len(self.sources)):
+            path = rejects_path(self.workdir, index)
+            if rejects is not None:
+                with open(path, "rb") as part:
+                    shutil.copyfileobj(part, rejects)
+            os.unlink(path)
+        merge_tasks = [
+            MergeTask(
+                self.workdir,
+                len(self.sources),
+                partition,
+                self.plan.partition_bits,
+                fmt,
+                self.plan.partition_bytes,
+            )
+            for partition in range(1 << self.plan.partition_bits)
+        ]
+        runs: list[str] = []
+        duplicates = [0] * len(self.sources)
+        for merged in work.map(merge_partition, merge_tasks):
+            runs.extend(merged.runs)
+            duplicates = [a + b for a, b in zip(duplicates, merged.duplicates, strict=True)]
+            report.written.add(merged.written)
+        for stats, count in zip(report.inputs, duplicates, strict=True):
+            stats.duplicates = count
+        return merged_lines(runs)
 
 
 def _progress_bar(sources: list[Source], progress: bool | None) -> tqdm[Any]:

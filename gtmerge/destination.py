@@ -2,9 +2,10 @@
 
 - Local: written to a temporary file in the same directory, renamed over the target on
   success (atomic on POSIX), deleted on failure; the previous file survives a failed run.
-- S3: a multipart upload through smart-open inside ``with``: an exception aborts the upload
-  and no object is created (calling ``close()`` after an error would commit the partial
-  object: engineering notes §1, gotcha 1).
+- S3: a multipart upload through smart-open: any failure, including one while completing the
+  upload in ``close()`` (where smart-open's own ``with`` would not abort), aborts the upload and
+  no object is created (calling ``close()`` after an error would commit the partial object:
+  engineering notes §1, gotcha 1). A write that fails raises :class:`OutputError`.
 - ``-``: standard output, which cannot be taken back; use a file for all-or-nothing.
 
 Compression follows the target's extension (``.gz``, ``.bz2``, ``.zst``, ``.xz``).
@@ -12,21 +13,29 @@ Compression follows the target's extension (``.gz``, ``.bz2``, ``.zst``, ``.xz``
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import PurePosixPath
-from typing import BinaryIO
+from typing import Any, BinaryIO, cast
 
 import smart_open
+import smart_open.compression
+from botocore.exceptions import BotoCoreError, ClientError
 
-from gtmerge.s3 import S3
+from gtmerge.errors import MergeError
+from gtmerge.s3 import S3, describe_error
 
 _CODECS = {".gz", ".bz2", ".zst", ".xz"}
 #: Faster than smart-open's default gzip level 9 for a few percent more bytes (notes §1).
 _GZIP_LEVEL = 6
+
+
+class OutputError(MergeError):
+    """An S3 output that could not be written; its upload was aborted."""
 
 
 def compression_for(uri: str) -> str:
@@ -58,11 +67,7 @@ def open_destination(uri: str, s3: S3) -> Iterator[BinaryIO]:
     codec = compression_for(uri)
     kwargs = {"compresslevel": _GZIP_LEVEL} if codec == ".gz" else {}
     if uri.startswith("s3://"):
-        params = s3.write_params(content_type_for(uri))
-        with smart_open.open(
-            uri, "wb", compression=codec, transport_params=params, compression_kwargs=kwargs
-        ) as stream:
-            yield stream
+        yield from _s3_destination(uri, s3, codec, kwargs)
         return
     directory = os.path.dirname(os.path.abspath(uri))
     fd, temp = tempfile.mkstemp(prefix=".gtmerge-", suffix=".partial", dir=directory)
@@ -75,6 +80,43 @@ def open_destination(uri: str, s3: S3) -> Iterator[BinaryIO]:
     except BaseException:
         os.unlink(temp)
         raise
+
+
+def _s3_destination(uri: str, s3: S3, codec: str, kwargs: dict[str, Any]) -> Iterator[BinaryIO]:
+    with _write_errors(uri):
+        params = s3.write_params(content_type_for(uri))
+        upload: Any = smart_open.open(uri, "wb", compression="disable", transport_params=params)
+    try:
+        stream = smart_open.compression.compression_wrapper(upload, "wb", codec, uri, kwargs)
+        yield cast(BinaryIO, _Checked(stream, uri))
+        with _write_errors(uri):
+            stream.close()  # a compressor does not close the upload it writes to
+            upload.close()  # completes the upload
+    except BaseException:
+        with contextlib.suppress(Exception):
+            upload.terminate()  # aborts the upload; nothing to do if it was completed
+        raise
+
+
+class _Checked:
+    """A writer whose S3 failures are :class:`OutputError`s rather than tracebacks."""
+
+    def __init__(self, stream: Any, uri: str) -> None:
+        self._stream = stream
+        self._uri = uri
+
+    def write(self, data: bytes) -> int:
+        with _write_errors(self._uri):
+            return int(self._stream.write(data))
+
+
+@contextmanager
+def _write_errors(uri: str) -> Iterator[None]:
+    try:
+        yield
+    except (BotoCoreError, ClientError, OSError, ValueError) as exc:
+        cause = exc.__cause__ if isinstance(exc.__cause__, ClientError) else exc
+        raise OutputError(f"{uri}: write failed: {describe_error(cause)}") from exc
 
 
 def _umask() -> int:

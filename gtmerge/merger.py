@@ -20,7 +20,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+import orjson
+
 from gtmerge.model import BoxSet, ImageRecord, Label
+from gtmerge.report import InputStats
 
 
 @dataclass(slots=True)
@@ -31,13 +34,17 @@ class ImageMerger:
     labels: dict[str, Label] = field(default_factory=dict)
     box_sets: dict[object, BoxSet] = field(default_factory=dict)
     superseded: set[object] = field(default_factory=set)
-    seen: set[ImageRecord] = field(default_factory=set)
+    seen: set[int] = field(default_factory=set)
 
     def add(self, record: ImageRecord) -> bool:
         """Merge one record; return False when it is a duplicate of a record already added."""
-        if record in self.seen:
+        # A 64-bit hash of the serialised record stands for the record: hashing nested frozen
+        # dataclasses runs Python code per field, and keeping every record would hold the whole
+        # input in memory. Within one image a collision is a 2**-64 event.
+        fingerprint = hash(orjson.dumps(record))
+        if fingerprint in self.seen:
             return False
-        self.seen.add(record)
+        self.seen.add(fingerprint)
         for label in record.labels:
             kept = self.labels.get(label.name)
             if kept is None or (label.human_annotated and not kept.human_annotated):
@@ -64,10 +71,10 @@ class Tagged:
     record: ImageRecord
 
 
-def merge_in_memory(records: Iterable[Tagged], duplicates: list[int]) -> Iterator[ImageRecord]:
+def merge_in_memory(records: Iterable[Tagged], inputs: list[InputStats]) -> Iterator[ImageRecord]:
     """Group records by image key and merge them; images come out in first-seen order.
 
-    ``duplicates[i]`` is incremented for every duplicate record of input ``i``.
+    Each duplicate record is counted in ``inputs[record.source_index]``.
     """
     images: dict[str, ImageMerger] = {}
     for tagged in records:
@@ -76,6 +83,6 @@ def merge_in_memory(records: Iterable[Tagged], duplicates: list[int]) -> Iterato
         if merger is None:
             merger = images[record.key] = ImageMerger(record.key)
         if not merger.add(record):
-            duplicates[tagged.source_index] += 1
+            inputs[tagged.source_index].duplicates += 1
     for merger in images.values():
         yield merger.result()

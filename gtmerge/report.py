@@ -33,6 +33,7 @@ class InputStats:
     skipped: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
     dropped_attributes: Counter[str] = field(default_factory=Counter)
+    verdicts: Counter[Verdict] = field(default_factory=Counter)
 
     def count_rejection(self, rejection: Rejection) -> None:
         target = self.dropped_attributes if rejection.attribute else self.rejected
@@ -64,6 +65,16 @@ class OutputStats:
     box_sets: int = 0
     buckets: Counter[str] = field(default_factory=Counter)
     images_over_label_limit: int = 0
+
+    def add(self, other: OutputStats) -> None:
+        """Fold in the stats of another part of the same output."""
+        self.images += other.images
+        self.unlabeled_images += other.unlabeled_images
+        self.labels.update(other.labels)
+        self.boxes.update(other.boxes)
+        self.box_sets += other.box_sets
+        self.buckets.update(other.buckets)
+        self.images_over_label_limit += other.images_over_label_limit
 
     def count(self, image: ImageRecord) -> None:
         self.images += 1
@@ -118,11 +129,7 @@ class Report:
     output: str
     inputs: list[InputStats] = field(default_factory=list)
     written: OutputStats = field(default_factory=OutputStats)
-    verdicts: Counter[tuple[str, str]] = field(default_factory=Counter)
     validation: dict[str, Any] | None = None
-
-    def count_verdicts(self, verdicts: tuple[Verdict, ...]) -> None:
-        self.verdicts.update((v.job_name or "(no job name)", v.verdict) for v in verdicts)
 
     @property
     def rejected(self) -> int:
@@ -134,9 +141,13 @@ class Report:
             name: sum(entry[name] for entry in inputs)
             for name in ("lines", "used", "duplicates", "rejected", "skipped", "dropped_attributes")
         }
+        verdicts: Counter[tuple[str, str]] = Counter()
+        for stats in self.inputs:
+            for verdict, count in stats.verdicts.items():
+                verdicts[verdict.job_name or "(no job name)", verdict.verdict] += count
         verification: dict[str, dict[str, int]] = {}
-        for (job, verdict), count in sorted(self.verdicts.items()):
-            verification.setdefault(job, {})[verdict] = count
+        for (job, answer), count in sorted(verdicts.items()):
+            verification.setdefault(job, {})[answer] = count
         written = self.written
         return {
             "output": self.output,

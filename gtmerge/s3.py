@@ -12,7 +12,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+import smart_open.s3
 from botocore.config import Config
+
+# botocore's standard retry mode below is the one retry layer for S3 requests. smart-open's own
+# loop around create/upload/complete (6 attempts, 10 s apart, on EndpointConnectionError and
+# NoSuchUpload) made a dead endpoint take over a minute and end in a traceback. Its ranged resume
+# of an interrupted body read (1+2+4+8+16 s of back-off) is separate and stays.
+smart_open.s3.RETRY.exceptions = []
+smart_open.s3.RETRY.client_error_codes = []
 
 #: Bounded retries: a dead endpoint must fail in seconds, not minutes.
 _CLIENT_CONFIG = Config(

@@ -50,7 +50,7 @@ EXPRESSIONS = [
     "values(@)[0]",
     "to_entries(@)[1:][?value].key",
     "sort_by(a, &b)",
-    "a[0].b || `\"none\"`",
+    'a[0].b || `"none"`',
     "(a || b).c",
 ]
 
@@ -95,8 +95,10 @@ def test_fast_path_equals_jmespath(expression: str) -> None:
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers(-2, 2) | st.sampled_from(["", "x", "b"]),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.sampled_from(["a", "b", "c"]), children, max_size=3),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(st.sampled_from(["a", "b", "c"]), children, max_size=3)
+    ),
     max_leaves=12,
 )
 
@@ -147,8 +149,18 @@ def test_object_functions() -> None:
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("1", True), (" YES ", True), ("x", True), (1, True), (True, True), ("0", False),
-     ("", False), ("no", False), (None, False), (0, False)],
+    [
+        ("1", True),
+        (" YES ", True),
+        ("x", True),
+        (1, True),
+        (True, True),
+        ("0", False),
+        ("", False),
+        ("no", False),
+        (None, False),
+        (0, False),
+    ],
 )
 def test_flag(value: Any, expected: bool) -> None:
     assert _search("flag(@)", value) is expected
@@ -186,7 +198,7 @@ def test_lookup_tables_and_vars() -> None:
     assert _search("lookup('boxes', `1`)[].c", None, **names) == [3, 4]
     assert _search("lookup('boxes', `2`)", None, **names) == []  # no annotation: empty group
     assert _search("var('map')", None, **names) == {"5": "cat"}
-    with pytest.raises(FunctionError, match="^7 is not in categories$"):
+    with pytest.raises(FunctionError, match=r"^7 is not in categories$"):
         _search("lookup('categories', `7`)", None, **names)
     with pytest.raises(FunctionError, match="no table or var named 'nope'"):
         _search("var('nope')", None, **names)

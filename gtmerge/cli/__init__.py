@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Sequence
+from types import FrameType
 
 from gtmerge import __version__
 from gtmerge.cli import mappings, merge, validate
@@ -32,8 +34,17 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # SIGTERM (a scheduler's stop, `kill`) must clean up like Ctrl-C: abort uploads, remove
+    # temp files. Python's default for SIGTERM exits without running any of that.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         return int(args.run(args))
     except KeyboardInterrupt:
-        print("gtmerge: interrupted; the destination was left as it was", file=sys.stderr)
+        print("gtmerge: interrupted; the destinations were left as they were", file=sys.stderr)
         return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from gtmerge.api import InvalidOutput, MergeError, merge
+from gtmerge.api import DEFAULT_MEMORY_MB, InvalidOutput, MergeError, merge
 from gtmerge.writer import DEFAULT_BOX_ATTRIBUTE, DEFAULT_LABEL_ATTRIBUTE
 
 EXAMPLES = """\
@@ -101,6 +101,25 @@ def add_parser(commands: Any) -> None:
         metavar="ACCOUNT",
         help="fail any S3 request to a bucket owned by another account",
     )
+    scale = parser.add_argument_group("scale")
+    scale.add_argument(
+        "--workers",
+        type=_positive,
+        metavar="N",
+        help="processes that read and merge in parallel (default: the number of cores)",
+    )
+    scale.add_argument(
+        "--memory",
+        type=_positive,
+        default=DEFAULT_MEMORY_MB,
+        metavar="MB",
+        help="working-memory budget; larger inputs are spooled to disk (default: %(default)s)",
+    )
+    scale.add_argument(
+        "--tmp-dir",
+        metavar="DIR",
+        help="where spool files go (default: the system temp dir); always removed",
+    )
     parser.add_argument(
         "--progress",
         action=argparse.BooleanOptionalAction,
@@ -128,9 +147,22 @@ def run(args: argparse.Namespace) -> int:
             sse_kms_key_id=args.sse_kms_key_id,
             expected_bucket_owner=args.expected_bucket_owner,
             progress=args.progress,
+            workers=args.workers,
+            memory_mb=args.memory,
+            tmp_dir=args.tmp_dir,
         )
     except MergeError as exc:
         print(f"gtmerge merge: {exc}", file=sys.stderr)
         return 1 if isinstance(exc, InvalidOutput) else 2
     print(report.summary(), file=sys.stderr)
     return 0
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return value

@@ -29,33 +29,44 @@ def add_parser(commands: Any) -> None:
         ),
     )
     parser.add_argument(
-        "manifests", nargs="+", metavar="MANIFEST",
+        "manifests",
+        nargs="+",
+        metavar="MANIFEST",
         help="manifest file, glob, - for stdin, or s3:// URL (plain or compressed)",
     )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument(
-        "--test", metavar="TEST_MANIFEST",
+        "--test",
+        metavar="TEST_MANIFEST",
         help="test manifest: also check label overlap and images shared with MANIFEST",
     )
     parser.add_argument(
-        "--check-images", action="store_true",
+        "--check-images",
+        action="store_true",
         help="read the header of every image in S3: exists, PNG/JPEG, size and dimensions",
     )
     parser.add_argument(
-        "--max-lines", type=_positive, default=DEFAULT_MAX_LINES, metavar="N",
+        "--max-lines",
+        type=_positive,
+        default=DEFAULT_MAX_LINES,
+        metavar="N",
         help=f"line quota (default {DEFAULT_MAX_LINES:,}; raise it for a raised quota)",
     )
     parser.add_argument(
-        "--annotate", metavar="OUT",
+        "--annotate",
+        metavar="OUT",
         help="write a copy of MANIFEST with errors and warnings inside the offending lines",
     )
     parser.add_argument(
-        "--progress", action=argparse.BooleanOptionalAction, default=None,
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
         help="progress bars on stderr (default: only when stderr is a terminal)",
     )
     parser.add_argument("--endpoint-url", help="S3 endpoint, e.g. for an S3-compatible store")
     parser.add_argument(
-        "--expected-bucket-owner", metavar="ACCOUNT_ID",
+        "--expected-bucket-owner",
+        metavar="ACCOUNT_ID",
         help="fail S3 requests to buckets owned by another account",
     )
     parser.set_defaults(run=run)

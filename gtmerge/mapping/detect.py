@@ -8,7 +8,8 @@ Only a small head is read (64 KiB, decompressed), never the whole input. The rul
 * a JSON list whose first element has ``data`` + ``annotations`` (Label Studio JSON) or
   ``annotation_id``/``annotator``/``lead_time`` (JSON-MIN) → ``labelstudio``;
 * anything else that is not JSON is read as CSV: no header (the first cell is an image name)
-  → ``csv``; a header and two columns → ``csv-long``; a header and 1/0 cells → ``csv-onehot``.
+  → ``csv``; a header and two columns → ``csv-long``; a header and (mostly) 1/0 cells →
+  ``csv-onehot``.
 """
 
 from __future__ import annotations
@@ -136,6 +137,8 @@ def _csv(name: str, text: bytes, truncated: bool) -> str:
         return "csv"
     if len(first) == 2:
         return "csv-long"
-    if len(first) > 2 and all(cell.strip().lower() in _FLAGS for row in data for cell in row[1:]):
+    cells = [cell.strip().lower() for row in data for cell in row[1:]]
+    # Mostly flags: one bad cell should be rejected with its row, not make the file unreadable.
+    if len(first) > 2 and sum(cell in _FLAGS for cell in cells) >= 0.9 * len(cells):
         return "csv-onehot"
     raise _unknown(name, f"a CSV with a header of {len(first)} columns that are not 1/0 flags")

@@ -22,6 +22,8 @@ import jmespath
 from jmespath import exceptions as jmespath_errors
 from jmespath.visitor import Options, TreeInterpreter
 
+from gtmerge.mapping.functions import CUSTOM_FUNCTIONS
+
 Search = Callable[[Any], Any]
 
 
@@ -52,9 +54,17 @@ def _one_line(exc: Exception) -> str:
 
 
 def _check_functions(node: dict[str, Any], functions: Any) -> None:
-    """Unknown function names are config errors, found at load time rather than per record."""
-    if node["type"] == "function_expression" and node["value"] not in functions.FUNCTION_TABLE:
-        raise ExpressionError(f"unknown function {node['value']}()")
+    """Unknown functions and wrong argument counts are config errors, found at load time."""
+    if node["type"] == "function_expression":
+        name = node["value"]
+        spec = functions.FUNCTION_TABLE.get(name)
+        if spec is None:
+            raise ExpressionError(f"unknown function {name}()")
+        signature = spec["signature"]
+        variadic = bool(signature) and signature[-1].get("variadic")
+        given = len(node["children"])
+        if given < len(signature) or (given > len(signature) and not variadic):
+            raise ExpressionError(f"{name}() takes {len(signature)} arguments, got {given}")
     for child in node.get("children", ()):
         if isinstance(child, dict):
             _check_functions(child, functions)
@@ -107,10 +117,10 @@ class _Compiler:
         return field
 
     def _subexpression(self, node: dict[str, Any]) -> Search:
-        children = node["children"]
-        if all(child["type"] == "field" for child in children):
-            return _field_chain(tuple(child["value"] for child in children))
-        return _chain(tuple(self.compile(child) for child in children))
+        steps = _steps(node)
+        if steps is not None:
+            return _path(steps)
+        return _chain(tuple(self.compile(child) for child in node["children"]))
 
     _index_expression = _subexpression
     _pipe = _subexpression
@@ -282,26 +292,79 @@ class _Compiler:
             return None  # sort_by(&x) and friends need jmespath's expression objects
         name = node["value"]
         arguments = tuple(self.compile(child) for child in node["children"])
-        call = self._functions.call_function  # type: ignore[union-attr]
-        return lambda value: call(name, [argument(value) for argument in arguments])
+        functions = self._functions
+        checked_call = functions.call_function  # type: ignore[union-attr]
+        if name not in CUSTOM_FUNCTIONS:
+            return lambda value: checked_call(name, [argument(value) for argument in arguments])
+        # gtmerge's own functions are called directly: jmespath's per-call type check cost
+        # more than the functions themselves. Arity was checked at compile time; on a wrong
+        # type they raise, and the checked call is replayed to get jmespath's own message.
+        function = functions.FUNCTION_TABLE[name]["function"]  # type: ignore[union-attr]
+
+        def call(value: Any) -> Any:
+            resolved = [argument(value) for argument in arguments]
+            try:
+                return function(functions, *resolved)
+            except (TypeError, AttributeError):
+                return checked_call(name, resolved)
+
+        return call
 
 
 def _same(value: Any) -> Any:
     return value
 
 
-def _field_chain(keys: tuple[str, ...]) -> Search:
-    """``a.b.c``: one loop of dict lookups instead of one closure per level."""
-
-    def chain(value: Any) -> Any:
-        for key in keys:
-            try:
-                value = value.get(key)
-            except AttributeError:
+def _steps(node: dict[str, Any]) -> list[tuple[bool, Any]] | None:
+    """``a.b[0].c`` as ``(is_index, key)`` steps, or None if it is not such a plain path."""
+    kind = node["type"]
+    if kind in ("identity", "current"):
+        return []
+    if kind == "field":
+        return [(False, node["value"])]
+    if kind == "index":
+        return [(True, node["value"])]
+    if kind in ("subexpression", "index_expression"):
+        steps: list[tuple[bool, Any]] = []
+        for child in node["children"]:
+            inner = _steps(child)
+            if inner is None:
                 return None
-        return value
+            steps.extend(inner)
+        return steps
+    return None
 
-    return chain
+
+def _path(steps: list[tuple[bool, Any]]) -> Search:
+    """A plain path as one generated function: no closure call or loop per level.
+
+    This is the hot path of every mapping (``"source-ref"``, ``[0].left``,
+    ``"bounding-box".image_size[0].width``); the generated code is the interpreter's
+    ``visit_field``/``visit_index`` inlined. Keys come from jmespath's parser (text or int) and
+    are embedded with ``repr``, so no input text is ever executed.
+    """
+    body = []
+    for is_index, key in steps:
+        if is_index:
+            body += [
+                "    if not isinstance(value, list):",
+                "        return None",
+                "    try:",
+                f"        value = value[{int(key)!r}]",
+                "    except IndexError:",
+                "        return None",
+            ]
+        else:
+            body += [
+                "    try:",
+                f"        value = value.get({str(key)!r})",
+                "    except AttributeError:",
+                "        return None",
+            ]
+    namespace: dict[str, Any] = {}
+    exec("\n".join(["def path(value):", *body, "    return value"]), namespace)
+    compiled: Search = namespace["path"]
+    return compiled
 
 
 def _chain(steps: tuple[Search, ...]) -> Search:

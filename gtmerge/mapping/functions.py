@@ -132,6 +132,8 @@ class MappingFunctions(functions.Functions):
 
     @functions.signature({"types": ["array", "null"]}, {"types": ["array", "null"]})
     def _func_zip(self, first: list[Any] | None, second: list[Any] | None) -> list[list[Any]]:
+        if not isinstance(first or [], list) or not isinstance(second or [], list):
+            raise TypeError("zip() takes arrays")  # replayed through jmespath's type check
         return [[a, b] for a, b in zip(first or (), second or (), strict=False)]
 
     @functions.signature({"types": []})

@@ -72,7 +72,8 @@ def _json_lines(stream: BinaryIO) -> Split:
         try:
             yield number, orjson.loads(line), line
         except orjson.JSONDecodeError as exc:
-            yield number, BadRecord(f"invalid JSON: {exc}"), line
+            # As the Ground Truth reader says it: orjson's own text counts lines in the record.
+            yield number, BadRecord(f"invalid JSON: {exc.msg} at byte {exc.pos + 1}"), line
 
 
 def _skip_bom(stream: BinaryIO) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -36,6 +37,10 @@ _DECIMALS = 4
 _CORNERS = ("x1", "y1", "x2", "y2")
 _SIDES = ("left", "top", "width", "height")
 _UNIT_SCALE = {"pixels": None, "fraction": 1.0, "percent": 100.0}
+
+
+#: Exports repeat a handful of dates; checking each once keeps the regex off the hot path.
+_valid_date = lru_cache(maxsize=4096)(is_valid_creation_date)
 
 
 class RecordError(ValueError):
@@ -220,7 +225,7 @@ class _Converter:
                     None,
                 )
             date = self.fallback_date
-        elif is_valid_creation_date(value):
+        elif isinstance(value, str) and _valid_date(value):
             date = value
         else:
             raise _fail(
@@ -270,6 +275,7 @@ class _Converter:
     def box_sets(self, record: Any, spec: Boxes) -> tuple[BoxSet, ...]:
         nodes = self.list_of(spec.each, record, "boxes.each")
         found = []
+        searches = [expression.search for expression in spec.geometry]
         for index, node in enumerate(nodes):
             where = f"boxes[{index}]"
             name = self.class_name(
@@ -279,10 +285,17 @@ class _Converter:
             )
             if name is None:
                 continue
-            geometry = [
-                _number(self.eval(e, node, f"{where}.{k}"), f"{where}.{k}", e)
-                for e, k in zip(spec.geometry, _CORNERS if spec.corners else _SIDES, strict=True)
-            ]
+            try:  # the common case in one go; any doubt takes the careful path below
+                geometry = [search(node) for search in searches]
+            except (JMESPathError, FunctionError, TypeError, ValueError):
+                geometry = []
+            if not all(type(value) in (int, float) for value in geometry) or not geometry:
+                geometry = [
+                    _number(self.eval(e, node, f"{where}.{k}"), f"{where}.{k}", e)
+                    for e, k in zip(
+                        spec.geometry, _CORNERS if spec.corners else _SIDES, strict=True
+                    )
+                ]
             confidence = self.confidence(spec.confidence, node, f"{where}.confidence")
             found.append((name, geometry, confidence))
         if not found:

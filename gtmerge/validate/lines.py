@@ -9,7 +9,8 @@ attribute is checked on as valid), never looser.
 
 from __future__ import annotations
 
-from typing import Any
+from functools import lru_cache
+from typing import Any, NoReturn
 
 from gtmerge.rekognition import (
     CLASSIFICATION,
@@ -30,8 +31,12 @@ from gtmerge.validate.findings import Finding
 NOT_LABEL_KEYS = frozenset({"source-ref", "errors", "warnings", "cl-errors", "cl-metadata"})
 METADATA_SUFFIX = "-metadata"
 _BOX_FIELDS = ("left", "top", "width", "height")
+_NUMBER = (int, float)
+_NO_BOXES: list[Any] = []
 _YES_NO = ("yes", "no")
 _MISSING: Any = object()
+#: Distinct keys remembered by check_labels' ``pairing``; only a pathological manifest has more.
+_PAIRING_CACHE_SIZE = 4096
 
 # What a line turned out to be.
 VALID, INVALID, IGNORED = 0, 1, 2
@@ -63,8 +68,24 @@ class LineError(Exception):
         )
 
 
-def check_labels(record: dict[str, Any]) -> tuple[int, list[str], list[str], list[Found]]:
+def cached_creation_date_ok(value: object) -> bool:
+    """Labels of one line, and lines of one batch, often share their creation-date (converted
+    multi-label jobs copy it to every label; COCO exports give one date to many images)."""
+    return type(value) is str and _creation_date_ok_memo(value)
+
+
+@lru_cache(maxsize=1024)
+def _creation_date_ok_memo(value: str) -> bool:
+    return creation_date_ok(value)
+
+
+def check_labels(
+    record: dict[str, Any], pairing: dict[str, str]
+) -> tuple[int, list[str], list[str], list[Found]]:
     """Check every ``<attr>``/``<attr>-metadata`` pair of a line whose source-ref is valid.
+
+    ``pairing`` is a cache the caller keeps across lines: key → its metadata key, or "" for
+    keys that are not label attributes (the same few keys recur on every line).
 
     Raises :class:`LineError` for a † error. Otherwise returns the line's status (VALID,
     INVALID or IGNORED), its usable image-level label names, its usable box label names (one
@@ -75,9 +96,14 @@ def check_labels(record: dict[str, Any]) -> tuple[int, list[str], list[str], lis
     found: list[Found] = []
     pairs = supported = boxes = 0
     for key, value in record.items():
-        if key.endswith(METADATA_SUFFIX) or key in NOT_LABEL_KEYS:
+        metadata_key = pairing.get(key)
+        if metadata_key is None:
+            metadata_key = _metadata_key(key)
+            if len(pairing) < _PAIRING_CACHE_SIZE:
+                pairing[key] = metadata_key
+        if not metadata_key:
             continue
-        metadata = record.get(key + METADATA_SUFFIX, _MISSING)
+        metadata = record.get(metadata_key, _MISSING)
         if metadata is _MISSING:
             continue  # a pass-through field, as Ground Truth keeps its input's keys
         pairs += 1
@@ -113,6 +139,12 @@ def check_labels(record: dict[str, Any]) -> tuple[int, list[str], list[str], lis
     if class_names or object_names:
         return VALID, class_names, object_names, found
     return _without_labels(record, class_names, object_names, found)
+
+
+def _metadata_key(key: str) -> str:
+    if key.endswith(METADATA_SUFFIX) or key in NOT_LABEL_KEYS:
+        return ""
+    return key + METADATA_SUFFIX
 
 
 def _without_pairs(record: dict[str, Any]) -> tuple[int, list[str], list[str], list[Found]]:
@@ -189,7 +221,7 @@ def _check_classification(
         and name
         and metadata.get("human-annotated") in _YES_NO
         and type(metadata.get("job-name", "")) is str
-        and creation_date_ok(metadata.get("creation-date"))
+        and cached_creation_date_ok(metadata.get("creation-date"))
     ):
         _explain_classification(attribute, value, metadata)
     if len(name) > MAX_LABEL_NAME_CHARS:
@@ -200,13 +232,11 @@ def _check_classification(
     class_names.append(name)
 
 
-def _explain_classification(attribute: str, value: Any, metadata: dict[str, Any]) -> None:
+def _explain_classification(attribute: str, value: Any, metadata: dict[str, Any]) -> NoReturn:
     metadata_key = attribute + METADATA_SUFFIX
     # Rekognition documents an integer; Ground Truth's own examples also write "0", and
     # Rekognition imports Ground Truth output as it is, so a string of digits passes too.
-    if type(value) is not int and not (
-        type(value) is str and value.isascii() and value.isdigit()
-    ):
+    if type(value) is not int and not (type(value) is str and value.isascii() and value.isdigit()):
         raise LineError(
             codes.INVALID_LABEL_ATTRIBUTE_FORMAT,
             f"The value of {attribute!r} must be an integer, not {_describe(value)}.",
@@ -218,6 +248,15 @@ def _explain_classification(attribute: str, value: Any, metadata: dict[str, Any]
     if type(name) is not str or not name:
         raise _metadata_error(metadata_key, metadata, "class-name", "a non-empty string")
     _explain_common_metadata(metadata_key, metadata)
+    raise _unexplained(attribute)
+
+
+def _unexplained(attribute: str) -> LineError:
+    """What the fast check rejected but no rule names: kept so that a gap between the two
+    (tests/test_validate_lines.py looks for one) still reports the attribute, not a crash."""
+    return LineError(
+        codes.INVALID_LABEL_ATTRIBUTE_FORMAT, f"{attribute!r} has an unexpected shape.", attribute
+    )
 
 
 def _explain_common_metadata(metadata_key: str, metadata: dict[str, Any]) -> None:
@@ -253,10 +292,104 @@ def _check_detection(
     object_names: list[str],
     found: list[Found],
 ) -> int:
-    """Check a bounding-box pair; returns how many boxes it has (0 when they are not used)."""
-    if not _detection_looks_valid(value, metadata):
+    """Check a bounding-box pair; returns how many boxes it has (0 when none is usable).
+
+    One pass over the boxes does the † checks and the geometry: a box costs about as much to
+    check as to parse. Anything unexpected hands over to :func:`_explain_detection`.
+    """
+    try:
+        sizes = value["image_size"]
+        size = sizes[0]
+        width, height, depth = size["width"], size["height"], size["depth"]
+        boxes = value.get("annotations", _NO_BOXES)
+        objects = metadata["objects"]
+        class_map = metadata["class-map"]
+        looks_valid = (
+            type(sizes) is list
+            and len(sizes) == 1
+            and type(width) is int
+            and type(height) is int
+            and type(depth) is int
+            and width > 0
+            and height > 0
+            and depth > 0
+            and type(boxes) is list
+            and type(objects) is list
+            and len(objects) >= len(boxes)
+            and type(class_map) is dict
+            and metadata.get("human-annotated") in _YES_NO
+            and type(metadata.get("job-name", "")) is str
+            and cached_creation_date_ok(metadata.get("creation-date"))
+        )
+    except (KeyError, IndexError, TypeError, AttributeError):
+        looks_valid = False
+    if looks_valid:
+        for name in class_map.values():
+            if type(name) is not str or not name:
+                looks_valid = False
+                break
+    if not looks_valid:
         _explain_detection(attribute, value, metadata)
-    boxes = value.get("annotations", ())
+    longest = width if width > height else height
+    # Rekognition scales the image down until no side exceeds 1280 px, then needs each box
+    # side to stay above 1 px (§3.3).
+    scale = SCALED_MAX_SIDE / longest if longest > SCALED_MAX_SIDE else 1.0
+    names: list[str] = []
+    box_found: list[Found] = []
+    long_name = None
+    try:
+        for index, box in enumerate(boxes):
+            confidence = objects[index]["confidence"]
+            class_id = box["class_id"]
+            left, top, box_width, box_height = box["left"], box["top"], box["width"], box["height"]
+            name = class_map.get(str(class_id))
+            if not (
+                type(class_id) is int
+                and type(left) in _NUMBER
+                and type(top) in _NUMBER
+                and type(box_width) in _NUMBER
+                and type(box_height) in _NUMBER
+                and type(confidence) in _NUMBER
+                and 0 <= confidence <= 1
+                and name is not None
+            ):
+                _explain_detection(attribute, value, metadata)
+            if len(name) > MAX_LABEL_NAME_CHARS:
+                long_name = name
+            if (
+                left < 0
+                or top < 0
+                or box_width < 0
+                or box_height < 0
+                or left + box_width > width
+                or top + box_height > height
+            ):
+                box_found.append(
+                    (
+                        codes.INVALID_BOUNDING_BOX,
+                        f"Box {index} (left {left}, top {top}, width {box_width}, "
+                        f"height {box_height}) is not inside the {width}x{height} image.",
+                        attribute,
+                        index,
+                    )
+                )
+            elif box_width * scale <= MIN_BOX_PIXELS or box_height * scale <= MIN_BOX_PIXELS:
+                box_found.append(
+                    (
+                        codes.BOUNDING_BOX_TOO_SMALL,
+                        f"Box {index} is {box_width}x{box_height} px, "
+                        f"{box_width * scale:g}x{box_height * scale:g} px once the image is "
+                        f"scaled to {SCALED_MAX_SIDE} px; both sides must exceed "
+                        f"{MIN_BOX_PIXELS:g} px.",
+                        attribute,
+                        index,
+                    )
+                )
+            else:
+                names.append(name)
+    except (KeyError, IndexError, TypeError):
+        _explain_detection(attribute, value, metadata)
+    # Past this point every problem is not a † one.
     if not boxes:
         found.append((codes.NO_ATTRIBUTE_ANNOTATIONS, None, attribute, None))
         return 0
@@ -265,75 +398,20 @@ def _check_detection(
             (codes.TOO_MANY_BOUNDING_BOXES, f"{attribute!r} has {len(boxes)}.", attribute, None)
         )
         return 0
-    class_map = metadata["class-map"]
-    names = [class_map[str(box["class_id"])] for box in boxes]
-    for name in names:
-        if len(name) > MAX_LABEL_NAME_CHARS:
-            found.append(
-                (
-                    codes.INVALID_LABEL_NAME_LENGTH,
-                    _long_name(name),
-                    attribute + METADATA_SUFFIX,
-                    None,
-                )
-            )
-            return 0
-    size = value["image_size"][0]
-    _check_geometry(attribute, boxes, names, size["width"], size["height"], object_names, found)
+    if long_name is not None:
+        detail = _long_name(long_name)
+        found.append((codes.INVALID_LABEL_NAME_LENGTH, detail, attribute + METADATA_SUFFIX, None))
+        return 0
+    if box_found:
+        found += box_found
+    object_names += names
     return len(boxes)
 
 
-def _detection_looks_valid(value: Any, metadata: dict[str, Any]) -> bool:
-    try:
-        sizes = value["image_size"]
-        size = sizes[0]
-        boxes = value.get("annotations", ())
-        objects = metadata["objects"]
-        class_map = metadata["class-map"]
-        if not (
-            type(sizes) is list
-            and len(sizes) == 1
-            and type(size["width"]) is int
-            and type(size["height"]) is int
-            and type(size["depth"]) is int
-            and size["width"] > 0
-            and size["height"] > 0
-            and size["depth"] > 0
-            and (type(boxes) is list or boxes == ())
-            and type(objects) is list
-            and len(objects) >= len(boxes)
-            and type(class_map) is dict
-            and metadata.get("human-annotated") in _YES_NO
-            and type(metadata.get("job-name", "")) is str
-            and creation_date_ok(metadata.get("creation-date"))
-        ):
-            return False
-        for name in class_map.values():
-            if type(name) is not str or not name:
-                return False
-        for index, box in enumerate(boxes):
-            confidence = objects[index]["confidence"]
-            class_id = box["class_id"]
-            left, top, width, height = box["left"], box["top"], box["width"], box["height"]
-            if not (
-                type(class_id) is int
-                and (type(left) is int or type(left) is float)
-                and (type(top) is int or type(top) is float)
-                and (type(width) is int or type(width) is float)
-                and (type(height) is int or type(height) is float)
-                and (type(confidence) is float or type(confidence) is int)
-                and 0 <= confidence <= 1
-                and str(class_id) in class_map
-            ):
-                return False
-    except (KeyError, IndexError, TypeError, AttributeError):
-        return False
-    return True
-
-
-def _explain_detection(attribute: str, value: Any, metadata: dict[str, Any]) -> None:
-    """The † checks of a bounding-box pair, in Rekognition's order: attribute format,
-    metadata format, box confidences, class map."""
+def _explain_detection(attribute: str, value: Any, metadata: dict[str, Any]) -> NoReturn:
+    """The † error of a bounding-box pair that :func:`_check_detection` found wrong, from the
+    rules in Rekognition's order: attribute format, metadata format, box confidences, class
+    map."""
     metadata_key = attribute + METADATA_SUFFIX
     _explain_image_size(attribute, value)
     boxes = value.get("annotations", [])
@@ -363,6 +441,7 @@ def _explain_detection(attribute: str, value: Any, metadata: dict[str, Any]) -> 
                 metadata_key,
                 index,
             )
+    raise _unexplained(attribute)
 
 
 def _explain_image_size(attribute: str, value: Any) -> None:
@@ -411,14 +490,14 @@ def _explain_confidences(metadata_key: str, metadata: dict[str, Any], box_count:
             metadata_key,
         )
     if type(objects) is not list:
-        raise _metadata_error(metadata_key, metadata, "objects", "a list of {\"confidence\": …}")
+        raise _metadata_error(metadata_key, metadata, "objects", 'a list of {"confidence": …}')
     for index in range(box_count):
         entry = objects[index] if index < len(objects) else None
         confidence = entry.get("confidence", _MISSING) if type(entry) is dict else _MISSING
         if confidence is _MISSING:
             raise LineError(
                 codes.MISSING_BOUNDING_BOX_CONFIDENCE,
-                f'Box {index} has no {{"confidence": …}} at the same index of \'objects\' '
+                f"Box {index} has no {{\"confidence\": …}} at the same index of 'objects' "
                 f"in {metadata_key!r}.",
                 metadata_key,
                 index,
@@ -431,54 +510,6 @@ def _explain_confidences(metadata_key: str, metadata: dict[str, Any], box_count:
                 metadata_key,
                 index,
             )
-
-
-def _check_geometry(
-    attribute: str,
-    boxes: list[dict[str, Any]],
-    names: list[str],
-    width: int,
-    height: int,
-    object_names: list[str],
-    found: list[Found],
-) -> None:
-    longest = width if width > height else height
-    # Rekognition scales the image down until no side exceeds 1280 px, then needs each box
-    # side to stay above 1 px (§3.3).
-    scale = SCALED_MAX_SIDE / longest if longest > SCALED_MAX_SIDE else 1.0
-    for index, box in enumerate(boxes):
-        left, top, box_width, box_height = box["left"], box["top"], box["width"], box["height"]
-        if (
-            left < 0
-            or top < 0
-            or box_width < 0
-            or box_height < 0
-            or left + box_width > width
-            or top + box_height > height
-        ):
-            found.append(
-                (
-                    codes.INVALID_BOUNDING_BOX,
-                    f"Box {index} (left {left}, top {top}, width {box_width}, "
-                    f"height {box_height}) is not inside the {width}x{height} image.",
-                    attribute,
-                    index,
-                )
-            )
-        elif box_width * scale <= MIN_BOX_PIXELS or box_height * scale <= MIN_BOX_PIXELS:
-            found.append(
-                (
-                    codes.BOUNDING_BOX_TOO_SMALL,
-                    f"Box {index} is {box_width}x{box_height} px, "
-                    f"{box_width * scale:g}x{box_height * scale:g} px once the image is "
-                    f"scaled to {SCALED_MAX_SIDE} px; both sides must exceed "
-                    f"{MIN_BOX_PIXELS:g} px.",
-                    attribute,
-                    index,
-                )
-            )
-        else:
-            object_names.append(names[index])
 
 
 def _long_name(name: str) -> str:

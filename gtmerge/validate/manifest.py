@@ -8,10 +8,12 @@ else of a line outlives :meth:`ManifestValidator.feed`.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from typing import Any
 
 import orjson
 
+from gtmerge.keys import bucket_of
 from gtmerge.rekognition import (
     DEFAULT_MAX_LINES,
     INVALID_LINE_RATIO,
@@ -55,10 +57,16 @@ class ManifestValidator:
         self._error_lines: set[int] = set()
         #: source-ref → its first line, for every line whose source-ref is well formed.
         self.first_lines: dict[str, int] = {}
-        #: source-ref → line, for the lines Rekognition would import (their images get checked).
-        self.valid_images: dict[str, int] = {}
+        #: Lines in ``first_lines`` that Rekognition would not import.
+        self._unused_lines: set[int] = set()
         self._boxed_lines: set[int] = set()
-        self._bucket_lines: dict[str, list[int]] = {}  # bucket → [first line, line count]
+        #: bucket → the first line with an image in it.
+        self._buckets: dict[str, int] = {}
+        #: ``s3://bucket/`` of the last bucket seen: most manifests have one, so most lines
+        #: are recognised by one startswith.
+        self._bucket_prefix = "\0"
+        self._longest_ref = 0  # len(_bucket_prefix) + the longest key S3 takes
+        self._pairing: dict[str, str] = {}
         self._class_label_images: dict[str, int] = {}
         self._object_label_images: dict[str, int] = {}
         self._class_lines = 0
@@ -82,9 +90,7 @@ class ManifestValidator:
         try:
             record = orjson.loads(raw_line)
         except orjson.JSONDecodeError as exc:
-            self._line_error(
-                codes.INVALID_JSON_LINE, f"{exc}." if raw_line.strip() else "The line is blank."
-            )
+            self._line_error(codes.INVALID_JSON_LINE, _json_error(raw_line, exc))
             return
         if type(record) is not dict:
             self._line_error(
@@ -92,54 +98,58 @@ class ManifestValidator:
                 f"The line is a JSON {type(record).__name__}, not an object.",
             )
             return
-        raw_ref = record.get("source-ref", _MISSING)
-        if raw_ref is _MISSING:
-            self._line_error(codes.MISSING_SOURCE_REF)
+        source_ref = record.get("source-ref", _MISSING)
+        if not (
+            type(source_ref) is str
+            and source_ref.startswith(self._bucket_prefix)
+            and len(self._bucket_prefix) < len(source_ref) <= self._longest_ref
+        ) and not self._new_bucket(source_ref):
             return
-        bucket = self._bucket(raw_ref)
-        if bucket is None:
-            return
-        source_ref: str = raw_ref
         first = self.first_lines.setdefault(source_ref, line)
         if first != line:
             self._line_error(codes.DUPLICATE_SOURCE_REF, f"It is first on line {first}.")
             return
-        lines = self._bucket_lines.get(bucket)
-        if lines is None:
-            self._bucket_lines[bucket] = [line, 1]
-        else:
-            lines[1] += 1
         try:
-            status, class_names, object_names, found = check_labels(record)
+            status, class_names, object_names, found = check_labels(record, self._pairing)
         except LineError as error:
             self._add(error.finding(line, self.manifest))
             self._counts[1] += 1
+            self._unused_lines.add(line)
             return
         self._counts[status] += 1
         for code, detail, attribute, annotation in found:
             message = codes.message(code, detail)
             self._add(Finding(code, line, message, attribute, annotation, self.manifest))
         if status != VALID:
+            self._unused_lines.add(line)
             return
-        self.valid_images[source_ref] = line
         if class_names:
             self._class_lines += 1
-            _count_images(self._class_label_images, class_names)
+            if len(class_names) == 1:
+                images = self._class_label_images
+                images[class_names[0]] = images.get(class_names[0], 0) + 1
+            else:
+                _count_images(self._class_label_images, class_names)
         if object_names:
             self._object_lines += 1
             self._boxed_lines.add(line)
             _count_images(self._object_label_images, object_names)
 
-    def _bucket(self, source_ref: Any) -> str | None:
-        """The bucket of a well-formed ``s3://bucket/key``; else report why and return None."""
+    def _new_bucket(self, source_ref: Any) -> bool:
+        """Check a source-ref that is not in the last bucket seen: report it if it is not a
+        well-formed ``s3://bucket/key``, else remember its bucket."""
+        if source_ref is _MISSING:
+            self._line_error(codes.MISSING_SOURCE_REF)
+            return False
         if type(source_ref) is str and source_ref.startswith("s3://"):
             slash = source_ref.find("/", 5)
-            if slash > 5 and slash < len(source_ref) - 1:
+            if 5 < slash < len(source_ref) - 1:
                 bucket = source_ref[5:slash]
-                if bucket in self._bucket_lines:
-                    return bucket
                 if _BUCKET_NAME.fullmatch(bucket) and len(source_ref) - slash - 1 <= _MAX_KEY_CHARS:
-                    return bucket
+                    self._buckets.setdefault(bucket, self._line)
+                    self._bucket_prefix = source_ref[: slash + 1]
+                    self._longest_ref = slash + 1 + _MAX_KEY_CHARS
+                    return True
             detail = (
                 f"{source_ref!r} needs a valid bucket name and an object key of 1 to "
                 f"{_MAX_KEY_CHARS} characters."
@@ -152,9 +162,15 @@ class ManifestValidator:
         elif type(source_ref) is str:
             detail = f"{source_ref!r} is not an s3://bucket/key URI."
         else:
-            detail = f"source-ref must be a string, not {type(source_ref).__name__}."
+            detail = f"source-ref must be a string, not {_json_type(source_ref)}."
         self._line_error(codes.INVALID_SOURCE_REF_FORMAT, detail)
-        return None
+        return False
+
+    @property
+    def valid_images(self) -> dict[str, int]:
+        """source-ref → line, for the lines Rekognition would import."""
+        unused = self._unused_lines
+        return {ref: line for ref, line in self.first_lines.items() if line not in unused}
 
     def _line_error(self, code: str, detail: str | None = None) -> None:
         self._add(Finding(code, self._line, codes.message(code, detail), manifest=self.manifest))
@@ -173,7 +189,8 @@ class ManifestValidator:
     def reject_image(self, source_ref: str, problem: ImageProblem) -> None:
         """Record what ``--check-images`` found wrong with the image of a valid line; the line
         becomes invalid (it counts toward the 20% rule, §3.1)."""
-        line = self.valid_images.pop(source_ref)
+        line = self.first_lines[source_ref]
+        self._unused_lines.add(line)
         # §4.4: dimensions out of range get their own code on lines with boxes.
         code = (
             codes.INVALID_IMAGE_DIMENSION
@@ -217,13 +234,14 @@ class ManifestValidator:
                 f"It has {self._line:,} lines; the quota is {self.max_lines:,} (use --max-lines "
                 "for a raised quota). Lines past the quota were not validated.",
             )
-        if len(self._bucket_lines) > 1:
+        if len(self._buckets) > 1:
+            lines_per_bucket = Counter(bucket_of(ref) for ref in self.first_lines)
             self._manifest_error(
                 codes.IMAGES_IN_MULTIPLE_S3_BUCKETS,
                 "Buckets: "
                 + ", ".join(
-                    f"{bucket} ({count} lines, first on line {first})"
-                    for bucket, (first, count) in self._bucket_lines.items()
+                    f"{bucket} ({lines_per_bucket[bucket]} lines, first on line {first})"
+                    for bucket, first in self._buckets.items()
                 )
                 + ".",
             )
@@ -253,12 +271,16 @@ class ManifestValidator:
                 self._manifest_error(codes.MANIFEST_TOO_FEW_LABELS, "No line has a usable label.")
             return
         if use_case == IMAGE_LEVEL_LABELS:
-            found, needed, kind = len(self._class_label_images), MIN_CLASSIFICATION_LABELS, (
-                "image-level classification"
+            found, needed, kind = (
+                len(self._class_label_images),
+                MIN_CLASSIFICATION_LABELS,
+                ("image-level classification"),
             )
         else:
-            found, needed, kind = len(self._object_label_images), MIN_DETECTION_LABELS, (
-                "object localization"
+            found, needed, kind = (
+                len(self._object_label_images),
+                MIN_DETECTION_LABELS,
+                ("object localization"),
             )
         if found < needed:
             self._manifest_error(
@@ -289,10 +311,24 @@ class ManifestValidator:
             "bytes": self._bytes,
             "images": len(self.first_lines),
             "labels": dict(sorted(label_images.items())),
-            "buckets": {bucket: count for bucket, (_, count) in self._bucket_lines.items()},
+            "buckets": sorted(self._buckets),
         }
 
 
 def _count_images(images_per_label: dict[str, int], names: list[str]) -> None:
-    for name in set(names) if len(names) > 1 else names:
+    for name in set(names):
         images_per_label[name] = images_per_label.get(name, 0) + 1
+
+
+def _json_error(raw_line: bytes, exc: orjson.JSONDecodeError) -> str:
+    """orjson's reason without its position, which counts the line break as a line."""
+    if not raw_line.strip():
+        return "The line is blank."
+    reason = str(exc).partition(": line ")[0]
+    return f"{reason[:1].upper()}{reason[1:]} (at character {exc.pos + 1})."
+
+
+def _json_type(value: object) -> str:
+    return {dict: "an object", list: "a list", bool: "a boolean", type(None): "null"}.get(
+        type(value), "a number"
+    )

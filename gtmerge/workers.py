@@ -1,0 +1,106 @@
+"""Run the spool tasks inline or on a process pool, with one progress bar over both.
+
+Workers ignore SIGINT: a Ctrl-C reaches the whole process group, and only the main process
+should react (by terminating the pool and cleaning up), not every worker with a traceback.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import multiprocessing.pool
+import signal
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from functools import partial
+from typing import Any, TypeVar
+
+from tqdm import tqdm
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+_POLL_SECONDS = 0.5
+_progress: Any = None  # a shared byte counter in each worker (set by the pool initializer)
+
+
+def _init_worker(counter: Any) -> None:
+    global _progress
+    _progress = counter
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def count_bytes(n: int) -> None:
+    """Progress callback inside a worker: add ``n`` stored bytes to the shared counter."""
+    with _progress.get_lock():
+        _progress.value += n
+
+
+class Runner:
+    """Maps task functions over task lists, in order, in this process or on a pool."""
+
+    def __init__(self, pool: multiprocessing.pool.Pool | None, counter: Any, bar: tqdm[Any]):
+        self._pool = pool
+        self._counter = counter
+        self._bar = bar
+        self._seen = 0
+
+    @property
+    def parallel(self) -> bool:
+        return self._pool is not None
+
+    def map(self, function: Callable[[T], R], tasks: Sequence[T]) -> Iterator[R]:
+        """Results in task order; the first failing task (in order) raises its exception."""
+        if self._pool is None:
+            yield from map(function, tasks)
+            return
+        yield from self._pool_map(function, tasks)
+
+    def map_reading(self, function: Callable[..., R], tasks: Sequence[T]) -> Iterator[R]:
+        """Like :meth:`map` for ``function(task, on_bytes=...)``, which reads inputs and
+        reports the bytes it read to the progress bar."""
+        if self._pool is None:
+            yield from (function(task, on_bytes=self._bar.update) for task in tasks)
+            return
+        yield from self._pool_map(partial(function, on_bytes=count_bytes), tasks)
+
+    def _pool_map(self, function: Callable[[T], R], tasks: Sequence[T]) -> Iterator[R]:
+        assert self._pool is not None
+        results = self._pool.imap(function, tasks)
+        while True:
+            try:
+                result = results.next(_POLL_SECONDS)
+            except multiprocessing.TimeoutError:
+                self._update()
+                continue
+            except StopIteration:
+                self._update()
+                return
+            self._update()
+            yield result
+
+    def _update(self) -> None:
+        value = int(self._counter.value)
+        if value > self._seen:
+            self._bar.update(value - self._seen)
+            self._seen = value
+
+
+@contextmanager
+def runner(workers: int, bar: tqdm[Any]) -> Iterator[Runner]:
+    """A :class:`Runner` with ``workers`` processes (none for 1); the pool is terminated,
+    not drained, when the block fails, so an interrupted run stops at once."""
+    if workers <= 1:
+        yield Runner(None, None, bar)
+        return
+    context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+    counter = context.Value("Q", 0)
+    pool = context.Pool(workers, initializer=_init_worker, initargs=(counter,))
+    try:
+        yield Runner(pool, counter, bar)
+    except BaseException:
+        pool.terminate()
+        pool.join()
+        raise
+    pool.close()
+    pool.join()

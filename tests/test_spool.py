@@ -1,0 +1,115 @@
+"""The out-of-core path gives exactly the bytes of the in-memory path, and cleans up."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+from builders import boxes, classification, line, multilabel
+
+from gtmerge import merge
+from gtmerge.readers import ReadContext
+from gtmerge.s3 import S3Settings
+from gtmerge.sources import Source
+from gtmerge.spool import MergeTask, SpoolTask, merge_partition, merged_lines, spool_input
+from gtmerge.writer import ManifestFormat
+
+
+def write_jobs(directory: Path, lines_per_job: int, images: int, seed: int = 3) -> list[str]:
+    """Three jobs over overlapping images, with duplicate lines and a few bad lines."""
+    rng = random.Random(seed)
+    paths = []
+    for job in ("species", "scene", "boxes"):
+        rows = []
+        for number in range(lines_per_job):
+            image = f"img_{rng.randrange(images):06d}.jpg"
+            if number % 997 == 5:
+                rows.append('{"source-ref": "s3://gt-bucket/images/x.jpg", ')
+            elif job == "species":
+                rows.append(line(image, classification("species", f"class{rng.randrange(9)}")))
+            elif job == "scene":
+                picks = {rng.randrange(5): (f"scene{k}", 0.5) for k in range(2)}
+                rows.append(line(image, multilabel("scene", picks)))
+            else:
+                x = rng.randrange(10)
+                rows.append(line(image, boxes("bb", [("dog", x, 1, 30, 40), ("cat", 2, x, 9, 9)])))
+            if number % 101 == 0:
+                rows.append(rows[-1])
+        path = directory / f"{job}.manifest"
+        path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+        paths.append(str(path))
+    return paths
+
+
+@pytest.fixture(scope="module")
+def jobs(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    # ~14 MB in all: far above what a 16 MB budget lets the merge hold in memory.
+    return write_jobs(tmp_path_factory.mktemp("jobs"), 15_000, 20_000)
+
+
+def run(jobs: list[str], out: Path, **options: object) -> tuple[bytes, dict[str, object], bytes]:
+    report, rejects = out.with_suffix(".report.json"), out.with_suffix(".rejects.jsonl")
+    merge(jobs, str(out), report=str(report), rejects=str(rejects), **options)  # type: ignore[arg-type]
+    summary = json.loads(report.read_text())
+    del summary["output"]
+    return out.read_bytes(), summary, rejects.read_bytes()
+
+
+def test_input_larger_than_the_budget_gives_the_in_memory_bytes(
+    jobs: list[str], tmp_path: Path
+) -> None:
+    spool_dir = tmp_path / "spool"
+    spool_dir.mkdir()
+    in_memory = run(jobs, tmp_path / "memory.manifest", memory_mb=4096, workers=1)
+    for workers in (1, 2):
+        spooled = run(
+            jobs,
+            tmp_path / f"spooled{workers}.manifest",
+            memory_mb=16,
+            workers=workers,
+            tmp_dir=str(spool_dir),
+        )
+        assert spooled == in_memory
+        assert list(spool_dir.iterdir()) == []  # every spool file is gone
+    manifest, report, rejects = in_memory
+    assert report["images_written"] == len(manifest.splitlines()) > 15_000
+    assert report["totals"]["duplicates"] > 0
+    assert len(rejects.splitlines()) == report["totals"]["rejected"] == 3 * 16
+
+
+def test_an_oversized_partition_is_split_without_changing_the_result(
+    jobs: list[str], tmp_path: Path
+) -> None:
+    fmt = ManifestFormat()
+    results = {}
+    # ~14 MB of spool: whole, split once into 16, or split twice into 256.
+    for max_bytes in (1 << 40, 2_000_000, 200_000):
+        directory = tmp_path / str(max_bytes)
+        directory.mkdir()
+        for index, path in enumerate(jobs):
+            source = Source(path, None, "groundtruth")
+            spool_input(SpoolTask(index, source, S3Settings(), None, str(directory), 0, False))
+        merged = merge_partition(MergeTask(str(directory), len(jobs), 0, 0, fmt, max_bytes))
+        lines = list(merged_lines(merged.runs))
+        results[max_bytes] = (len(merged.runs), lines, merged.duplicates)
+    assert [runs for runs, _, _ in results.values()] == [1, 16, 256]
+    whole = results[1 << 40][1:]
+    assert results[2_000_000][1:] == whole
+    assert results[200_000][1:] == whole
+
+
+def test_strict_reports_the_first_bad_record_in_input_order(
+    jobs: list[str], tmp_path: Path
+) -> None:
+    with pytest.raises(Exception, match=rf"^{jobs[0]}:7: invalid JSON"):
+        merge(jobs, str(tmp_path / "out.manifest"), strict=True, memory_mb=16, workers=2)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_read_context_is_picklable_free_of_clients() -> None:
+    # Tasks cross process boundaries: they carry S3 settings, never a live client.
+    task = SpoolTask(0, Source("x"), S3Settings("http://127.0.0.1:1"), None, "/tmp", 0, False)
+    assert "client" not in repr(task)
+    assert ReadContext().image_root is None

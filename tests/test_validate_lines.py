@@ -1,0 +1,92 @@
+"""Property tests: the fast paths of the line checks agree with the rules they shortcut."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_validate import boxes, classification
+
+from gtmerge.rekognition import is_valid_creation_date
+from gtmerge.validate.dates import creation_date_ok
+from gtmerge.validate.lines import LineError, check_labels
+
+digits = st.text(alphabet="0123456789", min_size=1, max_size=3)
+date_like = st.builds(
+    lambda y, mo, d, sep, h, mi, s, frac, zone: f"{y}-{mo}-{d}{sep}{h}:{mi}:{s}{frac}{zone}",
+    st.text("0123456789", min_size=4, max_size=4),
+    st.sampled_from(["00", "01", "02", "12", "13", "1a"]),
+    st.sampled_from(["00", "01", "28", "29", "30", "31", "32"]),
+    st.sampled_from(["T", " ", "t", "_"]),
+    st.sampled_from(["00", "23", "24", "٢٣"]),
+    st.sampled_from(["00", "59", "60"]),
+    st.sampled_from(["00", "59", "60"]),
+    st.sampled_from(["", ".", ".1", ".123456", ".1234567891", ",5"]),
+    st.sampled_from(["", "Z", "+00:00", "+0000", "-05", "z", "Z+01:00"]),
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.one_of(date_like, st.text(max_size=40), st.integers(), st.none()))
+def test_fast_date_check_agrees_with_the_reference(value: Any) -> None:
+    assert creation_date_ok(value) == is_valid_creation_date(value)
+
+
+# Values that break each field a different way: wrong type, out of range, missing.
+odd_values = st.sampled_from(
+    [None, True, -1, 0, 1.5, 2, "", "x", "0", [], {}, [{}], {"a": 1}, "2020-01-01T00:00:00"]
+)
+
+
+def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [prefix] if prefix else []
+    if isinstance(value, dict):
+        for key, child in value.items():
+            found += _paths(child, (*prefix, key))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            found += _paths(child, (*prefix, index))
+    return found
+
+
+def _mutate(record: dict[str, Any], path: tuple[Any, ...], new: Any, delete: bool) -> None:
+    parent = record
+    for step in path[:-1]:
+        parent = parent[step]
+    if delete:
+        del parent[path[-1]]
+    else:
+        parent[path[-1]] = new
+
+
+@st.composite
+def mutated_lines(draw: st.DrawFn) -> dict[str, Any]:
+    base = draw(
+        st.sampled_from(
+            [
+                classification(),
+                boxes(shapes=[(0, 1, 1, 50, 50), (1, 600, 10, 50, 50), (1, 5, 5, 1, 1)]),
+                {**boxes(), **{k: v for k, v in classification().items() if k != "source-ref"}},
+            ]
+        )
+    )
+    record = copy.deepcopy(base)
+    for _ in range(draw(st.integers(1, 3))):
+        paths = [p for p in _paths(record) if p != ("source-ref",)]
+        if not paths:
+            break
+        path = draw(st.sampled_from(paths))
+        _mutate(record, path, copy.deepcopy(draw(odd_values)), draw(st.booleans()))
+    return record
+
+
+@settings(max_examples=1500, deadline=None)
+@given(mutated_lines())
+def test_every_rejected_shape_is_explained(record: dict[str, Any]) -> None:
+    """No crash, and never the catch-all: each † error found names its rule."""
+    try:
+        check_labels(record, {})
+    except LineError as error:
+        assert "unexpected shape" not in error.detail
