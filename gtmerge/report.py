@@ -12,10 +12,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from gtmerge import rekognition
-from gtmerge.keys import bucket_of
 from gtmerge.model import ImageRecord, Verdict
 from gtmerge.readers.base import Rejection
+
+_LINES_SHOWN = 10
 
 
 def reason_category(reason: str) -> str:
@@ -56,15 +56,13 @@ class InputStats:
 
 @dataclass
 class OutputStats:
-    """What the writer saw, for totals and for Rekognition's dataset-level limits."""
+    """What was written, for the report's totals."""
 
     images: int = 0
     unlabeled_images: int = 0
     labels: Counter[str] = field(default_factory=Counter)
     boxes: Counter[str] = field(default_factory=Counter)
     box_sets: int = 0
-    buckets: Counter[str] = field(default_factory=Counter)
-    images_over_label_limit: int = 0
 
     def add(self, other: OutputStats) -> None:
         """Fold in the stats of another part of the same output."""
@@ -73,55 +71,15 @@ class OutputStats:
         self.labels.update(other.labels)
         self.boxes.update(other.boxes)
         self.box_sets += other.box_sets
-        self.buckets.update(other.buckets)
-        self.images_over_label_limit += other.images_over_label_limit
 
     def count(self, image: ImageRecord) -> None:
         self.images += 1
-        self.buckets[bucket_of(image.key)] += 1
         if not image.labels and not image.box_sets:
             self.unlabeled_images += 1
         self.labels.update(label.name for label in image.labels)
-        classes = {label.name for label in image.labels}
         for box_set in image.box_sets:
             self.box_sets += 1
             self.boxes.update(box.class_name for box in box_set.boxes)
-            classes.update(box.class_name for box in box_set.boxes)
-        if len(classes) > rekognition.MAX_LABELS_PER_IMAGE:
-            self.images_over_label_limit += 1
-
-    def warnings(self) -> list[dict[str, str]]:
-        found = []
-        if len(self.buckets) > 1:
-            names = ", ".join(f"{b} ({n})" for b, n in sorted(self.buckets.items()))
-            found.append(
-                _warning(
-                    "ERROR_IMAGES_IN_MULTIPLE_S3_BUCKETS",
-                    f"images are in {len(self.buckets)} buckets: {names}; Rekognition needs one",
-                )
-            )
-        if self.images_over_label_limit:
-            found.append(
-                _warning(
-                    "LABELS_PER_IMAGE",
-                    f"{self.images_over_label_limit} images have more than "
-                    f"{rekognition.MAX_LABELS_PER_IMAGE} labels, Rekognition's limit per image",
-                )
-            )
-        classes = set(self.labels) | set(self.boxes)
-        if len(classes) > rekognition.MAX_LABELS_PER_MANIFEST:
-            found.append(
-                _warning(
-                    "ERROR_MANIFEST_TOO_MANY_LABELS",
-                    f"{len(classes)} classes; Rekognition allows at most "
-                    f"{rekognition.MAX_LABELS_PER_MANIFEST} per dataset",
-                )
-            )
-        return found
-
-
-def _warning(code: str, message: str) -> dict[str, str]:
-    return {"code": code, "message": message}
 
 
 @dataclass
@@ -160,9 +118,25 @@ class Report:
             "box_sets_written": written.box_sets,
             "boxes_per_class": dict(sorted(written.boxes.items())),
             "verification_verdicts": verification,
-            "warnings": written.warnings(),
+            "warnings": self.rekognition_findings(),
             "validation": self.validation,
         }
+
+    def rekognition_findings(self) -> list[dict[str, Any]]:
+        """What Rekognition would refuse or ignore in the written manifest, one entry per code
+        (the validation of the output, folded for reading)."""
+        if not self.validation:
+            return []
+        by_code: dict[str, dict[str, Any]] = {}
+        for finding in self.validation["errors"] + self.validation["warnings"]:
+            entry = by_code.setdefault(
+                finding["code"], {"code": finding["code"], "count": 0, "message": "", "lines": []}
+            )
+            entry["count"] += 1
+            entry["message"] = entry["message"] or finding["message"]
+            if finding["line"] is not None and len(entry["lines"]) < _LINES_SHOWN:
+                entry["lines"].append(finding["line"])
+        return list(by_code.values())
 
     def summary(self) -> str:
         """A few human lines for stderr."""
@@ -191,6 +165,8 @@ class Report:
         for job, counts in data["verification_verdicts"].items():
             shown = ", ".join(f"{verdict} {n}" for verdict, n in counts.items())
             lines.append(f"  verification {job}: {shown} (counted, not written)")
-        for warning in data["warnings"]:
-            lines.append(f"  warning {warning['code']}: {warning['message']}")
+        for finding in data["warnings"]:
+            lines.append(
+                f"  Rekognition: {finding['code']} ({finding['count']} lines): {finding['message']}"
+            )
         return "\n".join(lines)

@@ -131,7 +131,14 @@ def test_report_accounts_for_every_line(tmp_path: Path) -> None:
     assert report["labels_per_class"] == {"cat": 1, "dog": 1, "outdoor": 1}
     assert report["boxes_per_class"] == {"cat": 1}
     assert report["verification_verdicts"] == {"verify-bounding-boxes": {"good": 1}}
-    assert report["warnings"] == []
+    assert report["warnings"] == [
+        {
+            "code": "WARNING_UNANNOTATED_RECORD",
+            "count": 1,
+            "message": "Record is unannotated.",
+            "lines": [3],
+        }
+    ]
 
 
 def test_rejects_file_has_file_line_reason_and_raw_text(tmp_path: Path) -> None:
@@ -246,3 +253,24 @@ def test_stdin_to_stdout_as_a_real_process(tmp_path: Path) -> None:
     )
     assert json.loads(done.stdout)["label0-metadata"]["class-name"] == "dog"
     assert b"Traceback" not in done.stderr
+
+
+def test_fail_on_invalid_keeps_the_destination(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    two_buckets = manifest(
+        line("s3://bucket-one/a.jpg", classification("s", "dog")),
+        line("s3://bucket-two/b.jpg", classification("s", "cat")),
+    )
+    source = write(tmp_path, "in.manifest", two_buckets)
+    out = tmp_path / "out.manifest"
+    out.write_text("previous\n")
+    assert main(["merge", source, "-o", str(out), "--report", str(tmp_path / "r.json")]) == 0
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert [w["code"] for w in report["warnings"]] == ["ERROR_IMAGES_IN_MULTIPLE_S3_BUCKETS"]
+    out.write_text("previous\n")
+    assert main(["merge", source, "-o", str(out), "--fail-on-invalid"]) == 1
+    err = capsys.readouterr().err.splitlines()[-1]
+    assert err.startswith(f"gtmerge merge: {out}: the merged manifest is not valid for Rekognition")
+    assert "ERROR_IMAGES_IN_MULTIPLE_S3_BUCKETS" in err
+    assert out.read_text() == "previous\n"
