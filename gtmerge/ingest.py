@@ -15,6 +15,7 @@ from gtmerge.errors import BadRecord, MergeError
 from gtmerge.model import ImageRecord
 from gtmerge.readers import Parsed, ReadContext, Rejection, Skipped, resolve
 from gtmerge.report import InputStats
+from gtmerge.s3 import describe_error
 from gtmerge.sources import InputError, Source
 
 FileRejection = Callable[[Rejection], None]
@@ -57,7 +58,7 @@ def _images(
         raise MergeError(str(exc)) from exc
     except (OSError, EOFError) as exc:
         where = f"{source.name}: read failed after {stats.lines} records"
-        raise MergeError(f"{where}: {exc}") from exc
+        raise MergeError(f"{where}: {describe_error(exc)}") from exc
 
 
 def rejection_filer(source: Source, out: BinaryIO | None, strict: bool) -> FileRejection:

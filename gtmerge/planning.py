@@ -59,10 +59,18 @@ def _input_bytes(source: Source, s3: S3, budget: int) -> int:
 
 
 def _is_compressed(source: Source, s3: S3) -> bool:
-    """Sniff the first bytes: Ground Truth names compressed manifests ``output.manifest``."""
-    if source.is_s3:
-        bucket, key = split_uri(source.uri)
-        head = s3.client.get_object(Bucket=bucket, Key=key, Range="bytes=0-5", **s3.owner_params())
-        return sniff_compression(head["Body"].read()) is not None
-    with open(source.uri, "rb") as stream:
-        return sniff_compression(stream.read(6)) is not None
+    """Sniff the first bytes: Ground Truth names compressed manifests ``output.manifest``.
+
+    An input that cannot be read here counts as plain; reading it later reports the error.
+    """
+    try:
+        if source.is_s3:
+            bucket, key = split_uri(source.uri)
+            head = s3.client.get_object(
+                Bucket=bucket, Key=key, Range="bytes=0-5", **s3.owner_params()
+            )
+            return sniff_compression(head["Body"].read()) is not None
+        with open(source.uri, "rb") as stream:
+            return sniff_compression(stream.read(6)) is not None
+    except Exception:  # noqa: BLE001 (any failure here is reported by the read itself)
+        return False

@@ -48,7 +48,6 @@ import json
 import os
 import platform
 import re
-import resource
 import shutil
 import socket
 import subprocess
@@ -339,14 +338,14 @@ def run_measured(
 ) -> Run:
     """Run ``cmd`` as a child; wall and CPU time and peak RSS of it and its descendants."""
 
-    def limit() -> None:  # runs in the child, before exec
-        if memory_limit:
-            resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
-
+    if memory_limit:
+        # Through a shell rather than preexec_fn: preexec_fn makes subprocess fork() instead of
+        # vfork(), and a forked child's ru_maxrss keeps the parent's pages counted after exec.
+        cmd = ["bash", "-c", f'ulimit -v {memory_limit // 1024} && exec "$@"', "bash", *cmd]
     with tempfile.TemporaryFile() as err, contextlib.ExitStack() as stack:
         out = stack.enter_context(open(stdout, "wb")) if stdout else subprocess.DEVNULL
         started = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, preexec_fn=limit)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
         sampler = TreeSampler(proc.pid)
         sampler.start()
         _, status, usage = os.wait4(proc.pid, 0)

@@ -29,6 +29,7 @@ from typing import BinaryIO
 from urllib.parse import urlsplit
 
 KINDS = ("reset", "truncate", "status", "stall", "drop")
+_DRAIN_SECONDS = 0.5
 _HOP_BY_HOP = frozenset(
     {"connection", "keep-alive", "transfer-encoding", "expect", "proxy-connection", "te"}
 )
@@ -181,9 +182,13 @@ class FaultProxy:
         if rule is None:
             _send(conn, status, reply_headers, data, method)
             return True
-        cut = len(data) // 2 if rule.cut is None else rule.cut
-        _send(conn, status, reply_headers, data[:cut], method, declared=len(data))
+        if data:  # an empty body (UploadPart's answer) is cut before its headers
+            cut = len(data) // 2 if rule.cut is None else rule.cut
+            _send(conn, status, reply_headers, data[:cut], method, declared=len(data))
         if rule.kind == "reset":
+            # A RST makes the client's kernel drop what it has not read yet: give it time to
+            # read the part that was sent, so the fault lands where it was meant to.
+            self._stop.wait(_DRAIN_SECONDS)
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         elif rule.kind == "stall":
             self._stop.wait(rule.seconds)

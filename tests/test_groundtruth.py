@@ -1,11 +1,13 @@
 import json
+from pathlib import Path
 
 import pytest
 from builders import boxes, classification, line, multilabel, verification
 
 from gtmerge.model import Box, BoxSet, ImageRecord, ImageSize, Label, Verdict
-from gtmerge.readers.base import Parsed, Rejection, Skipped
-from gtmerge.readers.groundtruth import parse_line
+from gtmerge.readers.base import Parsed, ReadContext, Rejection, Skipped
+from gtmerge.readers.groundtruth import GroundTruthReader, parse_line
+from gtmerge.sources import Source
 
 KEY = "s3://gt-bucket/images/a.jpg"
 
@@ -39,7 +41,9 @@ def test_single_label_with_integer_or_string_value() -> None:
 
 
 def test_multilabel_gives_one_label_per_class_in_list_order() -> None:
-    image = image_of(line("a.jpg", multilabel("scene", {1: ("bicycle", 0.95), 0: ("person", 0.77)})))
+    image = image_of(
+        line("a.jpg", multilabel("scene", {1: ("bicycle", 0.95), 0: ("person", 0.77)}))
+    )
     assert [(label.name, label.confidence) for label in image.labels] == [
         ("bicycle", 0.95),
         ("person", 0.77),
@@ -57,7 +61,9 @@ def test_line_with_only_source_ref_is_an_unlabeled_image() -> None:
 
 
 def test_bounding_boxes_map_class_ids_through_the_class_map() -> None:
-    image = image_of(line("a.jpg", boxes("bb", [("Echo", 86, 65, 220, 334), ("Echo Dot", 399, 251, 155, 101)])))
+    image = image_of(
+        line("a.jpg", boxes("bb", [("Echo", 86, 65, 220, 334), ("Echo Dot", 399, 251, 155, 101)]))
+    )
     assert image.box_sets == (
         BoxSet(
             ImageSize(640, 480, 3),
@@ -93,7 +99,9 @@ def test_unadjusted_review_keeps_one_box_set_and_supersedes_nothing() -> None:
 
 
 def test_verification_verdicts_are_counted_not_labels() -> None:
-    item = parse(line("a.jpg", boxes("bb", [("bird", 1, 2, 30, 40)]), verification("verify-bb", "bad")))
+    item = parse(
+        line("a.jpg", boxes("bb", [("bird", 1, 2, 30, 40)]), verification("verify-bb", "bad"))
+    )
     assert isinstance(item, Parsed)
     assert item.verdicts == (Verdict("bad", "verify-bounding-boxes"),)
     assert item.image.labels == ()
@@ -232,3 +240,11 @@ def test_rekognition_validation_keys_are_not_attributes() -> None:
         }
     )
     assert [label.name for label in image_of(text).labels] == ["dog"]
+
+
+def test_byte_order_mark_and_crlf_are_tolerated(tmp_path: Path) -> None:
+    path = tmp_path / "windows.manifest"
+    text = line("a.jpg", classification("species", "dog")) + "\r\n" + line("b.jpg") + "\r\n"
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    items = list(GroundTruthReader().read(Source(str(path)), ReadContext()))
+    assert [type(item).__name__ for item in items] == ["Parsed", "Parsed"]

@@ -26,7 +26,9 @@ def test_every_spelling_of_one_object_is_one_key(ref: str) -> None:
 
 def test_dotted_bucket_names_and_non_ascii_keys_survive() -> None:
     assert (
-        normalise_key("https://my.dotted.bucket.s3.us-east-2.amazonaws.com/f%C3%BCchse/%E7%8C%AB.png")
+        normalise_key(
+            "https://my.dotted.bucket.s3.us-east-2.amazonaws.com/f%C3%BCchse/%E7%8C%AB.png"
+        )
         == "s3://my.dotted.bucket/füchse/猫.png"
     )
 

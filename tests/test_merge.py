@@ -93,15 +93,20 @@ def test_every_image_is_one_line_with_the_union_of_its_labels(tmp_path: Path) ->
 
 
 def test_output_is_compact_utf8_with_fixed_key_order(tmp_path: Path) -> None:
-    source = write(tmp_path, "in.manifest", manifest(line("猫.jpg", classification("s", "chat noir"))))
+    source = write(
+        tmp_path, "in.manifest", manifest(line("猫.jpg", classification("s", "chat noir")))
+    )
     out = tmp_path / "out.manifest"
     merge([source], str(out))
-    assert out.read_bytes() == (
-        '{"source-ref":"s3://gt-bucket/images/猫.jpg","label0":0,"label0-metadata":'
-        '{"confidence":0.9,"job-name":"labeling-job/species","class-name":"chat noir",'
-        '"human-annotated":"yes","creation-date":"2018-10-18T22:18:13.527256",'
-        '"type":"groundtruth/image-classification"}}\n'
-    ).encode()
+    assert (
+        out.read_bytes()
+        == (
+            '{"source-ref":"s3://gt-bucket/images/猫.jpg","label0":0,"label0-metadata":'
+            '{"confidence":0.9,"job-name":"labeling-job/species","class-name":"chat noir",'
+            '"human-annotated":"yes","creation-date":"2018-10-18T22:18:13.527256",'
+            '"type":"groundtruth/image-classification"}}\n'
+        ).encode()
+    )
 
 
 def test_report_accounts_for_every_line(tmp_path: Path) -> None:
@@ -217,7 +222,12 @@ def test_strict_stops_at_the_first_bad_record_and_keeps_the_destination(
         f"gtmerge merge: {inputs[0]}:5: invalid JSON: unexpected end of data at byte 62\n"
     )
     assert out.read_text() == "previous\n"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["boxes", "out.manifest", "scene", "species"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "boxes",
+        "out.manifest",
+        "scene",
+        "species",
+    ]
 
 
 def test_missing_input_is_a_one_line_error(

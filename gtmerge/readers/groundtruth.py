@@ -23,6 +23,7 @@ from gtmerge.model import Box, BoxSet, ImageRecord, ImageSize, Label, Verdict
 from gtmerge.readers.base import Item, Parsed, ReadContext, Rejection, Skipped, raw_text
 from gtmerge.sources import Source, open_source, read_lines
 
+_BOM = b"\xef\xbb\xbf"
 _METADATA = "-metadata"
 _MULTILABEL = "groundtruth/image-classification-multilabel"
 _VERIFICATION = "groundtruth/label-verification"
@@ -40,6 +41,9 @@ class GroundTruthReader:
     def read(self, source: Source, context: ReadContext) -> Iterator[Item]:
         with open_source(source, context.s3, context.on_bytes) as stream:
             for line_no, raw in enumerate(read_lines(stream), 1):
+                # Windows tools put a UTF-8 byte-order mark before the first line.
+                if line_no == 1 and raw and raw.startswith(_BOM):
+                    raw = raw[len(_BOM) :]
                 yield parse_line(line_no, raw)
 
 
