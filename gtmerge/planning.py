@@ -72,5 +72,5 @@ def _is_compressed(source: Source, s3: S3) -> bool:
             return sniff_compression(head["Body"].read()) is not None
         with open(source.uri, "rb") as stream:
             return sniff_compression(stream.read(6)) is not None
-    except Exception:  # noqa: BLE001 (any failure here is reported by the read itself)
+    except Exception:  # any failure here is reported by the read itself
         return False
