@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001
 """Benchmark for issue 5: gtmerge's merge against the codec floor, jq and AWS's transform script.
 
 For each size (``--lines``, default 1M and 10M input lines) it generates synthetic Ground Truth
@@ -56,7 +57,7 @@ import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,7 +72,9 @@ DOC_INTRO = """# Performance
 Benchmarks of gtmerge, each written by its script into its own marked section below; rerun a
 script to refresh its section. Figures depend on the machine each section describes.
 """
-DEFAULT_WORKDIR = Path(os.environ.get("GTMERGE_BENCH_DIR", Path(tempfile.gettempdir()) / "gtmerge-bench"))
+DEFAULT_WORKDIR = Path(
+    os.environ.get("GTMERGE_BENCH_DIR", Path(tempfile.gettempdir()) / "gtmerge-bench")
+)
 BUCKET = "gtmerge-bench"
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -105,7 +108,8 @@ def labels:
 def boxsets:
   [ .[] | select(.m.type == "groundtruth/object-detection") | .m as $m
     | {g: {s: .v.image_size,
-           b: [.v.annotations[] | [$m["class-map"][.class_id | tostring], .left, .top, .width, .height]]},
+           b: [.v.annotations[]
+               | [$m["class-map"][.class_id | tostring], .left, .top, .width, .height]]},
        o: $m.objects, h: $m["human-annotated"], d: $m["creation-date"], j: $m["job-name"],
        adj: ($m | has("adjustment-status"))} ];
 def record:
@@ -126,7 +130,8 @@ def render_boxes($i):
   | (reduce $s.g.b[][0] as $n ([]; if index([$n]) then . else . + [$n] end)) as $names
   | {("bounding-box\($i)"): {image_size: $s.g.s,
        annotations: [$s.g.b[] | . as $b
-         | {class_id: ($names | index([$b[0]])), top: $b[2], left: $b[1], width: $b[3], height: $b[4]}]},
+         | {class_id: ($names | index([$b[0]])),
+            top: $b[2], left: $b[1], width: $b[3], height: $b[4]}]},
      ("bounding-box\($i)-metadata"): ({objects: [$s.o[:($s.g.b | length)][] | {confidence}],
        "class-map": ([$names | to_entries[] | {(.key | tostring): .value}] | add),
        type: "groundtruth/object-detection", "human-annotated": $s.h, "creation-date": $s.d}
@@ -136,7 +141,8 @@ def render_boxes($i):
 | group_by(.k)[]
 | .[0].k as $k
 | (reduce .[].l[] as $x ({};
-    if .[$x.n] == null or ($x.h == "yes" and .[$x.n].h != "yes") then .[$x.n] = $x else . end)) as $labels
+    if .[$x.n] == null or ($x.h == "yes" and .[$x.n].h != "yes") then .[$x.n] = $x else . end))
+  as $labels
 | [.[].x[]] as $gone
 | [reduce .[].b[] as $s ({}; ($s.g | tojson) as $g | if has($g) then . else .[$g] = $s end)
    | .[] | select(.g as $g | any($gone[]; . == $g) | not)] as $kept
@@ -239,13 +245,28 @@ def _profile_merge(out_json: str, profiler: str, merge_args: list[str]) -> None:
         stats = pstats.Stats(cprof)
         total = sum(entry[2] for entry in stats.stats.values())  # type: ignore[attr-defined]
         for (path, line, func), entry in stats.stats.items():  # type: ignore[attr-defined]
-            rows.append({"function": func, "file": _short_path(path), "line": line,
-                         "self": entry[2], "calls": entry[1]})  # fmt: skip
+            rows.append(
+                {
+                    "function": func,
+                    "file": _short_path(path),
+                    "line": line,
+                    "self": entry[2],
+                    "calls": entry[1],
+                }
+            )
     wall = time.perf_counter() - started
     rows.sort(key=lambda row: -row["self"])
-    Path(out_json).write_text(json.dumps(
-        {"profiler": profiler, "status": status, "wall": wall, "total": total, "rows": rows[:400]}
-    ))  # fmt: skip
+    Path(out_json).write_text(
+        json.dumps(
+            {
+                "profiler": profiler,
+                "status": status,
+                "wall": wall,
+                "total": total,
+                "rows": rows[:400],
+            }
+        )
+    )
 
 
 def _pyinstrument_rows(root: Any) -> list[dict[str, Any]]:
@@ -261,8 +282,10 @@ def _pyinstrument_rows(root: Any) -> list[dict[str, Any]]:
                 walk(child)
 
     walk(root)
-    return [{"function": f, "file": p, "line": n, "self": t, "calls": None}
-            for (f, p, n), t in agg.items()]  # fmt: skip
+    return [
+        {"function": f, "file": p, "line": n, "self": t, "calls": None}
+        for (f, p, n), t in agg.items()
+    ]
 
 
 def _short_path(path: str) -> str:
@@ -355,8 +378,14 @@ def run_measured(
         err.seek(0)
         stderr = err.read().decode("utf-8", "replace")
     # ru_maxrss (KiB on Linux) after wait4 is the largest of the child and its reaped children.
-    return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024,
-               max(sampler.peak, usage.ru_maxrss * 1024), proc.returncode, stderr)  # fmt: skip
+    return Run(
+        wall,
+        usage.ru_utime + usage.ru_stime,
+        usage.ru_maxrss * 1024,
+        max(sampler.peak, usage.ru_maxrss * 1024),
+        proc.returncode,
+        stderr,
+    )
 
 
 @dataclass
@@ -403,7 +432,8 @@ def measure(
             row.status = "failed"
             tail = result.stderr.strip().splitlines()[-3:]
             row.note = (row.note + " " if row.note else "") + (
-                f"exit {result.returncode}: " + " | ".join(tail))[:300]
+                f"exit {result.returncode}: " + " | ".join(tail)
+            )[:300]
             break
         best = not row.walls or result.wall < row.wall
         row.walls.append(round(result.wall, 3))
@@ -411,9 +441,11 @@ def measure(
             row.cpu = round(result.cpu, 3)
         row.max_rss = max(row.max_rss, result.max_rss)
         row.tree_rss = max(row.tree_rss, result.tree_rss)
-        print(f"    {row.name}: run {attempt + 1}: {result.wall:.2f} s, cpu {result.cpu:.2f} s, "
-              f"RSS {result.max_rss / MB:.0f} MiB (tree {result.tree_rss / MB:.0f} MiB)",
-              flush=True)  # fmt: skip
+        print(
+            f"    {row.name}: run {attempt + 1}: {result.wall:.2f} s, cpu {result.cpu:.2f} s, "
+            f"RSS {result.max_rss / MB:.0f} MiB (tree {result.tree_rss / MB:.0f} MiB)",
+            flush=True,
+        )
         if result.wall > cheap:
             break
     if row.status == "ok" and output:
@@ -455,7 +487,9 @@ def machine() -> dict[str, Any]:
             versions[module] = version(module)
     jq = shutil.which("jq")
     if jq:
-        versions["jq"] = subprocess.run([jq, "--version"], capture_output=True, text=True).stdout.strip()
+        versions["jq"] = subprocess.run(
+            [jq, "--version"], capture_output=True, text=True
+        ).stdout.strip()
     return {
         "cpu": cpu,
         "cores": os.cpu_count() or 1,
@@ -468,10 +502,17 @@ def machine() -> dict[str, Any]:
 
 def git_commit() -> str:
     try:
-        head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
-                              capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
-        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--", "gtmerge"],
-                               capture_output=True, text=True).stdout.strip()  # fmt: skip
+        head = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(REPO), "status", "--porcelain", "--", "gtmerge"],
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return head + ("+local changes" if dirty else "")
@@ -481,14 +522,20 @@ def gtmerge_env(src: Path | None) -> dict[str, str]:
     env = dict(os.environ)
     env["TQDM_DISABLE"] = "1"
     if src is not None:
-        env["PYTHONPATH"] = os.pathsep.join([str(src), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+        env["PYTHONPATH"] = os.pathsep.join([str(src), env.get("PYTHONPATH", "")]).rstrip(
+            os.pathsep
+        )
     return env
 
 
 def merge_options(env: dict[str, str]) -> set[str]:
     """Which of the scale options ``gtmerge merge`` has (``--workers``, ``--memory``, ...)."""
-    help_text = subprocess.run([sys.executable, "-m", "gtmerge", "merge", "--help"],
-                               capture_output=True, text=True, env=env).stdout  # fmt: skip
+    help_text = subprocess.run(
+        [sys.executable, "-m", "gtmerge", "merge", "--help"],
+        capture_output=True,
+        text=True,
+        env=env,
+    ).stdout
     return {opt for opt in ("--workers", "--memory", "--tmp-dir") if opt in help_text}
 
 
@@ -503,9 +550,10 @@ def moto_server() -> Iterator[str]:
     port = _free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        env={**os.environ, **FAKE_CREDENTIALS}, stdout=subprocess.DEVNULL,
+        env={**os.environ, **FAKE_CREDENTIALS},
+        stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    )
     endpoint = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     try:
@@ -539,8 +587,10 @@ def bench_size(lines: int, args: argparse.Namespace, info: dict[str, Any]) -> di
     dataset = gen_groundtruth.ensure(args.workdir / "data", lines, args.seed)
     files = [str(path) for path in sorted(dataset.files)]
     total_bytes = dataset.bytes
-    print(f"  dataset {dataset.root}: {total_bytes / 1e6:.0f} MB, {dataset.images:,} images",
-          flush=True)  # fmt: skip
+    print(
+        f"  dataset {dataset.root}: {total_bytes / 1e6:.0f} MB, {dataset.images:,} images",
+        flush=True,
+    )
     run_dir = args.workdir / "runs" / f"n{lines}"
     if run_dir.exists():
         shutil.rmtree(run_dir)
@@ -555,15 +605,29 @@ def bench_size(lines: int, args: argparse.Namespace, info: dict[str, Any]) -> di
 
     # Codec floor.
     out = str(run_dir / "floor.jsonl")
-    floor = measure(Row("floor", "codec floor (orjson loads + dumps, 1 core)", lines, total_bytes),
-                    [sys.executable, __file__, "_floor", out, *files], repeat, cheap,
-                    output=None)  # fmt: skip
+    floor = measure(
+        Row("floor", "codec floor (orjson loads + dumps, 1 core)", lines, total_bytes),
+        [sys.executable, __file__, "_floor", out, *files],
+        repeat,
+        cheap,
+        output=None,
+    )
     rows.append(floor)
 
     # gtmerge, 1 worker and all cores.
     def gtmerge_cmd(output: str, inputs: list[str], workers: int | None, report: str) -> list[str]:
-        cmd = [sys.executable, "-m", "gtmerge", "merge", *inputs, "-o", output, "--no-progress",
-               "--report", report]  # fmt: skip
+        cmd = [
+            sys.executable,
+            "-m",
+            "gtmerge",
+            "merge",
+            *inputs,
+            "-o",
+            output,
+            "--no-progress",
+            "--report",
+            report,
+        ]
         if workers is not None and "--workers" in options:
             cmd += ["--workers", str(workers)]
         return cmd + list(args.gtmerge_arg)
@@ -571,19 +635,34 @@ def bench_size(lines: int, args: argparse.Namespace, info: dict[str, Any]) -> di
     no_workers = "" if "--workers" in options else "no --workers option in this gtmerge"
     one = Row("gtmerge-1", "gtmerge merge --workers 1", lines, total_bytes, note=no_workers)
     out1 = str(run_dir / "gtmerge-1.manifest")
-    measure(one, gtmerge_cmd(out1, files, 1, str(run_dir / "report-1.json")), repeat, cheap,
-            env=env, output=out1)  # fmt: skip
+    measure(
+        one,
+        gtmerge_cmd(out1, files, 1, str(run_dir / "report-1.json")),
+        repeat,
+        cheap,
+        env=env,
+        output=out1,
+    )
     rows.append(one)
     report = _read_json(run_dir / "report-1.json")
     all_cores = Row("gtmerge-all", f"gtmerge merge --workers {cores}", lines, total_bytes)
     out_all = str(run_dir / "gtmerge-all.manifest")
     if "--workers" in options:
-        measure(all_cores, gtmerge_cmd(out_all, files, cores, str(run_dir / "report-all.json")),
-                repeat, cheap, env=env, output=out_all)  # fmt: skip
+        measure(
+            all_cores,
+            gtmerge_cmd(out_all, files, cores, str(run_dir / "report-all.json")),
+            repeat,
+            cheap,
+            env=env,
+            output=out_all,
+        )
         if all_cores.md5 and one.md5:
             same = all_cores.md5 == one.md5
-            all_cores.note = "output identical to 1 worker (md5)" if same else \
-                "OUTPUT DIFFERS from 1 worker (md5)"  # fmt: skip
+            all_cores.note = (
+                "output identical to 1 worker (md5)"
+                if same
+                else "OUTPUT DIFFERS from 1 worker (md5)"
+            )
     else:
         all_cores.status, all_cores.note = "skipped", no_workers
     rows.append(all_cores)
@@ -594,15 +673,25 @@ def bench_size(lines: int, args: argparse.Namespace, info: dict[str, Any]) -> di
 
     # AWS's multi-label transform, on the multi-label job only.
     multilabel = dataset.job("attributes")
-    aws = Row("aws", "AWS multi-label transform (§6.2), multi-label job only", multilabel.lines,
-              multilabel.bytes)  # fmt: skip
+    aws = Row(
+        "aws",
+        "AWS multi-label transform (§6.2), multi-label job only",
+        multilabel.lines,
+        multilabel.bytes,
+    )
     if args.skip_aws:
         aws.status, aws.note = "skipped", "--skip-aws"
     else:
-        aws.note = (f"{multilabel.lines:,} of the {lines:,} lines (one job); one file, no merge; "
-                    f"stdlib json; failed and malformed lines skipped (the script would stop)")
-        measure(aws, [sys.executable, __file__, "_aws", multilabel.path,
-                      str(run_dir / "aws.manifest")], repeat, cheap)  # fmt: skip
+        aws.note = (
+            f"{multilabel.lines:,} of the {lines:,} lines (one job); one file, no merge; "
+            f"stdlib json; failed and malformed lines skipped (the script would stop)"
+        )
+        measure(
+            aws,
+            [sys.executable, __file__, "_aws", multilabel.path, str(run_dir / "aws.manifest")],
+            repeat,
+            cheap,
+        )
     rows.append(aws)
 
     # S3.
@@ -610,8 +699,10 @@ def bench_size(lines: int, args: argparse.Namespace, info: dict[str, Any]) -> di
 
     for row in rows:
         if row.status == "ok":
-            print(f"  {row.name}: {row.wall:.2f} s, {row.rate:,.0f} lines/s, "
-                  f"RSS {row.max_rss / MB:.0f} MiB (tree {row.tree_rss / MB:.0f}) {row.note}")
+            print(
+                f"  {row.name}: {row.wall:.2f} s, {row.rate:,.0f} lines/s, "
+                f"RSS {row.max_rss / MB:.0f} MiB (tree {row.tree_rss / MB:.0f}) {row.note}"
+            )
     shutil.rmtree(run_dir, ignore_errors=True)
     return {
         "lines": lines,
@@ -626,15 +717,29 @@ def bench_size(lines: int, args: argparse.Namespace, info: dict[str, Any]) -> di
         "options": sorted(options),
         "machine": info,
         "dataset": {
-            "lines": dataset.lines, "images": dataset.images, "bytes": total_bytes,
-            "files": len(files), "generated_seconds": dataset.seconds,
-            "jobs": [{"name": j.name, "lines": j.lines, "bytes": j.bytes, "failed": j.failed,
-                      "malformed": j.malformed, "repeated": j.repeated} for j in dataset.jobs],
-        },  # fmt: skip
-        "report": {key: report.get(key) for key in ("images_written", "labels_written",
-                                                    "box_sets_written", "totals")},
+            "lines": dataset.lines,
+            "images": dataset.images,
+            "bytes": total_bytes,
+            "files": len(files),
+            "generated_seconds": dataset.seconds,
+            "jobs": [
+                {
+                    "name": j.name,
+                    "lines": j.lines,
+                    "bytes": j.bytes,
+                    "failed": j.failed,
+                    "malformed": j.malformed,
+                    "repeated": j.repeated,
+                }
+                for j in dataset.jobs
+            ],
+        },
+        "report": {
+            key: report.get(key)
+            for key in ("images_written", "labels_written", "box_sets_written", "totals")
+        },
         "rows": [asdict(row) for row in rows],
-    }  # fmt: skip
+    }
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -646,9 +751,13 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 
 def bench_jq(
-    lines: int, files: list[str], total_bytes: int, run_dir: Path, args: argparse.Namespace,
+    lines: int,
+    files: list[str],
+    total_bytes: int,
+    run_dir: Path,
+    args: argparse.Namespace,
     reference: Row,
-) -> Row:  # fmt: skip
+) -> Row:
     row = Row("jq", "jq 1.6 recipe (slurp + group_by, same merge)", lines, total_bytes)
     jq = shutil.which("jq")
     if args.skip_jq or not jq:
@@ -658,22 +767,34 @@ def bench_jq(
     per_line = args.jq_rss_per_line
     if per_line and per_line * lines > cap:
         row.status = "skipped"
-        row.note = (f"projected RSS {per_line * lines / (1 << 30):.1f} GiB (from a smaller run) "
-                    f"is over the {args.jq_max_rss_mb:,} MiB cap")
+        row.note = (
+            f"projected RSS {per_line * lines / (1 << 30):.1f} GiB (from a smaller run) "
+            f"is over the {args.jq_max_rss_mb:,} MiB cap"
+        )
         return row
     recipe = run_dir / "merge.jq"
     recipe.write_text(JQ_RECIPE)
     out = str(run_dir / "jq.manifest")
-    measure(row, [jq, "-n", "-R", "-c", "-f", str(recipe), *files], 1, 0,
-            memory_limit=cap + 256 * MB, stdout=out)  # fmt: skip
+    measure(
+        row,
+        [jq, "-n", "-R", "-c", "-f", str(recipe), *files],
+        1,
+        0,
+        memory_limit=cap + 256 * MB,
+        stdout=out,
+    )
     if row.status == "ok":
         args.jq_rss_per_line = row.max_rss / lines
         if reference.status == "ok":
-            ref_path = run_dir / ("gtmerge-all.manifest" if reference.key == "gtmerge-all"
-                                  else "gtmerge-1.manifest")  # fmt: skip
+            ref_path = run_dir / (
+                "gtmerge-all.manifest" if reference.key == "gtmerge-all" else "gtmerge-1.manifest"
+            )
             same = same_objects(str(ref_path), out)
-            row.note = ("output = gtmerge's (as sets of objects)" if same
-                        else "output DIFFERS from gtmerge's")  # fmt: skip
+            row.note = (
+                "output = gtmerge's (as sets of objects)"
+                if same
+                else "output DIFFERS from gtmerge's"
+            )
     elif "memory" in row.note.lower() or "alloc" in row.note.lower():
         row.note = f"out of memory at the {args.jq_max_rss_mb:,} MiB cap. {row.note}"
     return row
@@ -696,12 +817,19 @@ def same_objects(a: str, b: str) -> bool:
 
 
 def bench_s3(
-    lines: int, dataset: Any, run_dir: Path, args: argparse.Namespace, env: dict[str, str],
-    options: set[str], reference: Row, gtmerge_cmd: Any,
-) -> Row:  # fmt: skip
+    lines: int,
+    dataset: Any,
+    run_dir: Path,
+    args: argparse.Namespace,
+    env: dict[str, str],
+    options: set[str],
+    reference: Row,
+    gtmerge_cmd: Any,
+) -> Row:
     workers = os.cpu_count() if "--workers" in options and reference.key == "gtmerge-all" else 1
-    row = Row("s3", f"gtmerge merge --workers {workers} from S3 (moto server)", lines,
-              dataset.bytes)  # fmt: skip
+    row = Row(
+        "s3", f"gtmerge merge --workers {workers} from S3 (moto server)", lines, dataset.bytes
+    )
     if args.skip_s3:
         row.status, row.note = "skipped", "--skip-s3"
         return row
@@ -712,11 +840,17 @@ def bench_s3(
         row.status, row.note = "skipped", "boto3 not installed"
         return row
     with moto_server() as endpoint:
-        client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                              aws_access_key_id="testing", aws_secret_access_key="testing")  # fmt: skip
+        client = boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
         client.create_bucket(Bucket=BUCKET)
-        config = TransferConfig(multipart_threshold=64 * MB, multipart_chunksize=64 * MB,
-                                max_concurrency=4)  # fmt: skip
+        config = TransferConfig(
+            multipart_threshold=64 * MB, multipart_chunksize=64 * MB, max_concurrency=4
+        )
         started = time.perf_counter()
         root = Path(dataset.root)
         for path in dataset.files:
@@ -726,14 +860,21 @@ def bench_s3(
         s3_env = {**env, **FAKE_CREDENTIALS, "AWS_ENDPOINT_URL_S3": endpoint}
         out = str(run_dir / "gtmerge-s3.manifest")
         glob = f"s3://{BUCKET}/jobs/*/manifests/output/output.manifest"
-        cmd = gtmerge_cmd(out, [glob], workers if "--workers" in options else None,
-                          str(run_dir / "report-s3.json"))  # fmt: skip
+        cmd = gtmerge_cmd(
+            out,
+            [glob],
+            workers if "--workers" in options else None,
+            str(run_dir / "report-s3.json"),
+        )
         measure(row, cmd, args.repeat, args.cheap_seconds, env=s3_env, output=out)
     notes = [f"upload {upload:.0f} s (not timed)"]
     if row.status == "ok" and reference.status == "ok":
         notes.append(f"{row.wall / reference.wall:.2f}× the local time")
-        notes.append("output identical to local (md5)" if row.md5 == reference.md5
-                     else "OUTPUT DIFFERS from local (md5)")  # fmt: skip
+        notes.append(
+            "output identical to local (md5)"
+            if row.md5 == reference.md5
+            else "OUTPUT DIFFERS from local (md5)"
+        )
     row.note = "; ".join([*notes, row.note] if row.note else notes)
     return row
 
@@ -752,8 +893,12 @@ def profile(lines: int, args: argparse.Namespace) -> dict[str, Any]:
     options = merge_options(env)
     profiler = args.profiler
     if profiler == "auto":
-        has = subprocess.run([sys.executable, "-c", "import pyinstrument"], env=env,
-                             capture_output=True).returncode == 0  # fmt: skip
+        has = (
+            subprocess.run(
+                [sys.executable, "-c", "import pyinstrument"], env=env, capture_output=True
+            ).returncode
+            == 0
+        )
         profiler = "pyinstrument" if has else "cprofile"
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         merge_args = [*files, "-o", f"{tmp}/out.manifest", "--no-progress"]
@@ -762,33 +907,79 @@ def profile(lines: int, args: argparse.Namespace) -> dict[str, Any]:
         merge_args += list(args.gtmerge_arg)
         out_json = f"{tmp}/profile.json"
         print(f"== profile ({profiler}) on {lines:,} lines", flush=True)
-        subprocess.run([sys.executable, __file__, "_profile", out_json, profiler, *merge_args],
-                       env=env, check=True)  # fmt: skip
-        data = json.loads(Path(out_json).read_text())
-    data.update({
-        "lines": lines,
-        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "commit": git_commit(),
-        "gtmerge_args": list(args.gtmerge_arg),
-    })  # fmt: skip
+        subprocess.run(
+            [sys.executable, __file__, "_profile", out_json, profiler, *merge_args],
+            env=env,
+            check=True,
+        )
+        data: dict[str, Any] = json.loads(Path(out_json).read_text())
+    data.update(
+        {
+            "lines": lines,
+            "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "commit": git_commit(),
+            "gtmerge_args": list(args.gtmerge_arg),
+        }
+    )
     return data
 
 
 #: Profile rows grouped by where the time is spent (first match wins).
-CATEGORIES = [
-    ("parse JSON (orjson.loads)", lambda r: r["function"] == "loads" and r["file"] in ("<built-in>", "~")),
-    ("write JSON (orjson.dumps)", lambda r: r["function"] == "dumps" and r["file"] in ("<built-in>", "~")),
-    ("Ground Truth reader: field checks, model objects", lambda r: r["file"].startswith(("gtmerge/readers/", "gtmerge/model", "gtmerge/rekognition", "<string>"))),
+CATEGORIES: list[tuple[str, Callable[[dict[str, Any]], bool]]] = [
+    (
+        "parse JSON (orjson.loads)",
+        lambda r: r["function"] == "loads" and r["file"] in ("<built-in>", "~"),
+    ),
+    (
+        "write JSON (orjson.dumps)",
+        lambda r: r["function"] == "dumps" and r["file"] in ("<built-in>", "~"),
+    ),
+    (
+        "Ground Truth reader: field checks, model objects",
+        lambda r: r["file"].startswith(
+            ("gtmerge/readers/", "gtmerge/model", "gtmerge/rekognition", "<string>")
+        ),
+    ),
     ("image keys (normalise_key)", lambda r: r["file"].startswith("gtmerge/keys")),
     ("merge (ImageMerger, dedup)", lambda r: r["file"].startswith("gtmerge/merger")),
-    ("spool / partitions / workers", lambda r: r["file"].startswith(("gtmerge/spool", "gtmerge/workers", "gtmerge/ingest"))),
+    (
+        "spool / partitions / workers",
+        lambda r: r["file"].startswith(("gtmerge/spool", "gtmerge/workers", "gtmerge/ingest")),
+    ),
     ("render (writer)", lambda r: r["file"].startswith("gtmerge/writer")),
     ("validate the output (validate/)", lambda r: r["file"].startswith("gtmerge/validate/")),
-    ("read lines, decompress, I/O", lambda r: r["file"].startswith(("gtmerge/sources", "gtmerge/destination", "_compression", "gzip", "smart_open")) or r["function"] in ("readline", "write", "read", "readinto", "peek")),
+    (
+        "read lines, decompress, I/O",
+        lambda r: (
+            r["file"].startswith(
+                ("gtmerge/sources", "gtmerge/destination", "_compression", "gzip", "smart_open")
+            )
+            or r["function"] in ("readline", "write", "read", "readinto", "peek")
+        ),
+    ),
     ("report, API loop", lambda r: r["file"].startswith(("gtmerge/report", "gtmerge/api"))),
     ("regex (re)", lambda r: r["function"] in ("fullmatch", "match", "search")),
-    ("hashing / isinstance / dict ops", lambda r: r["function"] in ("hash", "isinstance", "get", "__hash__", "__eq__", "len", "items", "append", "setdefault", "update", "startswith", "endswith")),
-]  # fmt: skip
+    (
+        "hashing / isinstance / dict ops",
+        lambda r: (
+            r["function"]
+            in (
+                "hash",
+                "isinstance",
+                "get",
+                "__hash__",
+                "__eq__",
+                "len",
+                "items",
+                "append",
+                "setdefault",
+                "update",
+                "startswith",
+                "endswith",
+            )
+        ),
+    ),
+]
 
 
 def categorise(rows: list[dict[str, Any]], total: float) -> list[tuple[str, float]]:
@@ -822,8 +1013,10 @@ def render(results: list[dict[str, Any]], prof: dict[str, Any] | None, notes: st
     if results:
         m = results[-1]["machine"]
         versions = ", ".join(f"{k} {v}" for k, v in m["versions"].items())
-        out.append(f"**Machine**: {m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB RAM; "
-                   f"Python {m['python']} on {m['platform']}; {versions}.")  # fmt: skip
+        out.append(
+            f"**Machine**: {m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB RAM; "
+            f"Python {m['python']} on {m['platform']}; {versions}."
+        )
         out.append("")
     for result in results:
         out.extend(_render_result(result))
@@ -842,13 +1035,21 @@ def _render_result(result: dict[str, Any]) -> list[str]:
     rows = {row["key"]: row for row in result["rows"]}
     data = result["dataset"]
     floor = rows.get("floor", {})
-    ref = rows.get("gtmerge-all") if rows.get("gtmerge-all", {}).get("status") == "ok" else rows.get("gtmerge-1")
+    ref = (
+        rows.get("gtmerge-all")
+        if rows.get("gtmerge-all", {}).get("status") == "ok"
+        else rows.get("gtmerge-1")
+    )
 
     def rate(row: dict[str, Any]) -> float:
         return row["lines"] / min(row["walls"]) if row.get("walls") else 0.0
 
     src = f", gtmerge from `{result['gtmerge_src']}`" if result.get("gtmerge_src") else ""
-    extra = f", merge options `{' '.join(result['gtmerge_args'])}`" if result.get("gtmerge_args") else ""
+    extra = (
+        f", merge options `{' '.join(result['gtmerge_args'])}`"
+        if result.get("gtmerge_args")
+        else ""
+    )
     written = result.get("report", {}).get("images_written")
     lines = [
         f"### {result['lines']:,} input lines",
@@ -865,8 +1066,9 @@ def _render_result(result: dict[str, Any]) -> list[str]:
     ]
     for row in result["rows"]:
         if row["status"] != "ok":
-            lines.append(f"| {row['name']} | – | – | – | – | – | – | – | {row['status']}: "
-                         f"{row['note']} |")  # fmt: skip
+            lines.append(
+                f"| {row['name']} | – | – | – | – | – | – | – | {row['status']}: {row['note']} |"
+            )
             continue
         r = rate(row)
         vs_floor = f"{r / rate(floor):.2f}×" if floor.get("walls") else "–"
@@ -885,7 +1087,7 @@ def _render_targets(results: list[dict[str, Any]]) -> list[str]:
     def row(result: dict[str, Any], key: str) -> dict[str, Any] | None:
         for r in result["rows"]:
             if r["key"] == key and r["status"] == "ok":
-                return r
+                return dict(r)
         return None
 
     def rate(r: dict[str, Any]) -> float:
@@ -895,31 +1097,51 @@ def _render_targets(results: list[dict[str, Any]]) -> list[str]:
     by_lines = {r["lines"]: r for r in results}
     for result in results:
         n = f"{result['lines']:,}"
-        floor, one, all_ = row(result, "floor"), row(result, "gtmerge-1"), row(result, "gtmerge-all")
+        floor, one, all_ = (
+            row(result, "floor"),
+            row(result, "gtmerge-1"),
+            row(result, "gtmerge-all"),
+        )
         jq, s3 = row(result, "jq"), row(result, "s3")
         if floor and one:
             ratio = rate(one) / rate(floor)
-            checks.append((f"{n}: 1 worker ≥ 0.4× the codec floor", f"{ratio:.2f}×", _ok(ratio >= 0.4)))
+            checks.append(
+                (f"{n}: 1 worker ≥ 0.4× the codec floor", f"{ratio:.2f}×", _ok(ratio >= 0.4))
+            )
         if one and all_:
             ratio = min(one["walls"]) / min(all_["walls"])
-            checks.append((f"{n}: all cores ≥ 1.5× faster than 1 worker", f"{ratio:.2f}×", _ok(ratio >= 1.5)))
+            checks.append(
+                (f"{n}: all cores ≥ 1.5× faster than 1 worker", f"{ratio:.2f}×", _ok(ratio >= 1.5))
+            )
         best = all_ or one
         if best and jq:
             ratio = rate(best) / rate(jq)
-            checks.append((f"{n}: ≥ 5× faster than the jq recipe", f"{ratio:.1f}×", _ok(ratio >= 5)))
+            checks.append(
+                (f"{n}: ≥ 5× faster than the jq recipe", f"{ratio:.1f}×", _ok(ratio >= 5))
+            )
         if best and s3:
             ratio = min(s3["walls"]) / min(best["walls"])
             checks.append((f"{n}: S3 within 1.5× of local", f"{ratio:.2f}×", _ok(ratio <= 1.5)))
         if best and result["lines"] >= 10_000_000:
             peak = max(best["tree_rss"], best["max_rss"])
-            checks.append((f"{n}: peak RSS < 250 MB at the default budget", f"{peak / 1e6:,.0f} MB",
-                           _ok(peak < 250e6)))  # fmt: skip
+            checks.append(
+                (
+                    f"{n}: peak RSS < 250 MB at the default budget",
+                    f"{peak / 1e6:,.0f} MB",
+                    _ok(peak < 250e6),
+                )
+            )
             small = by_lines.get(result["lines"] // 10)
             small_best = small and (row(small, "gtmerge-all") or row(small, "gtmerge-1"))
             if small_best:
                 ratio = peak / max(small_best["tree_rss"], small_best["max_rss"])
-                checks.append((f"{n}: peak RSS within 1.2× of the {result['lines'] // 10:,}-line run",
-                               f"{ratio:.2f}×", _ok(ratio <= 1.2)))  # fmt: skip
+                checks.append(
+                    (
+                        f"{n}: peak RSS within 1.2× of the {result['lines'] // 10:,}-line run",
+                        f"{ratio:.2f}×",
+                        _ok(ratio <= 1.2),
+                    )
+                )
     if not checks:
         return []
     out = ["### Targets (issue 5)", "", "| target | measured | |", "|---|--:|---|"]
@@ -950,8 +1172,10 @@ def _render_profile(prof: dict[str, Any]) -> list[str]:
     out += ["", "| function | file:line | self % | calls |", "|---|---|--:|--:|"]
     for row in prof["rows"][:15]:
         calls = f"{row['calls']:,}" if row.get("calls") else ""
-        out.append(f"| `{row['function']}` | {row['file']}:{row['line']} "
-                   f"| {row['self'] / total * 100:.1f} | {calls} |")  # fmt: skip
+        out.append(
+            f"| `{row['function']}` | {row['file']}:{row['line']} "
+            f"| {row['self'] / total * 100:.1f} | {calls} |"
+        )
     out.append("")
     return out
 
@@ -1004,23 +1228,41 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=3, help="best of N for cheap runs")
-    parser.add_argument("--cheap-seconds", type=float, default=20.0,
-                        help="repeat a command only while one run takes less than this")
+    parser.add_argument(
+        "--cheap-seconds",
+        type=float,
+        default=20.0,
+        help="repeat a command only while one run takes less than this",
+    )
     parser.add_argument("--skip-jq", action="store_true")
     parser.add_argument("--skip-s3", action="store_true")
     parser.add_argument("--skip-aws", action="store_true")
-    parser.add_argument("--jq-max-rss-mb", type=int, default=8192,
-                        help="skip jq when its projected RSS is over this (and cap it there)")
-    parser.add_argument("--gtmerge-src", type=Path, help="directory holding the gtmerge package to run")
-    parser.add_argument("--gtmerge-arg", action="append", default=[], metavar="ARG",
-                        help="extra option for gtmerge merge (repeatable), e.g. --gtmerge-arg=--memory=256")
-    parser.add_argument("--profile", action="store_true",
-                        help="also profile gtmerge (1 worker) on the smallest size")
+    parser.add_argument(
+        "--jq-max-rss-mb",
+        type=int,
+        default=8192,
+        help="skip jq when its projected RSS is over this (and cap it there)",
+    )
+    parser.add_argument(
+        "--gtmerge-src", type=Path, help="directory holding the gtmerge package to run"
+    )
+    parser.add_argument(
+        "--gtmerge-arg",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="extra option for gtmerge merge (repeatable), e.g. --gtmerge-arg=--memory=256",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="also profile gtmerge (1 worker) on the smallest size",
+    )
     parser.add_argument("--profile-only", action="store_true", help="only profile")
     parser.add_argument("--profiler", choices=["auto", "pyinstrument", "cprofile"], default="auto")
     parser.add_argument("--write-docs", action="store_true", help="update docs/performance.md")
     parser.add_argument("--docs-only", action="store_true", help="re-render stored results only")
-    args = parser.parse_args(argv)  # fmt: skip
+    args = parser.parse_args(argv)
     args.jq_rss_per_line = 0.0
     sizes = [200_000] if args.quick else sorted(args.lines)
     args.workdir.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,7 @@ job                share   lines
 species            25 %    single-label classification, integer value (``"species": 3``)
 scene              20 %    single-label classification, string value (``"scene": "0"``)
 attributes         20 %    multi-label classification (``class-map`` + ``confidence-map``)
-boxes              15 %    bounding boxes (1–6 per image, three image sizes)
+boxes              15 %    bounding boxes (1 to 6 per image, three image sizes)
 boxes-adjust        8 %    chained adjustment: the ``boxes`` pair of the same image, byte for
                            byte, plus an ``adjusted-boxes`` pair with ``adjustment-status``
 boxes-verify        7 %    chained verification: the ``boxes`` pair plus a verification pair
@@ -54,14 +54,50 @@ MANIFEST = Path("manifests") / "output" / "output.manifest"
 VARIANTS = 4096
 BATCH = 65536
 
-SPECIES = ["cat", "dog", "bird", "horse", "sheep", "cow", "elephant", "bear", "zebra",
-           "giraffe", "fox", "deer"]  # fmt: skip
+SPECIES = [
+    "cat",
+    "dog",
+    "bird",
+    "horse",
+    "sheep",
+    "cow",
+    "elephant",
+    "bear",
+    "zebra",
+    "giraffe",
+    "fox",
+    "deer",
+]
 SCENES = ["indoor", "outdoor", "night", "day", "urban", "rural", "beach", "forest"]
-ATTRIBUTES = ["blurry", "occluded", "truncated", "close-up", "group", "juvenile", "adult",
-              "running", "sleeping", "eating", "in-water", "on-road", "fenced", "tagged",
-              "partial"]  # fmt: skip
-OBJECTS = ["person", "car", "truck", "bicycle", "dog", "cat", "traffic-light", "sign", "bus",
-           "motorcycle"]  # fmt: skip
+ATTRIBUTES = [
+    "blurry",
+    "occluded",
+    "truncated",
+    "close-up",
+    "group",
+    "juvenile",
+    "adult",
+    "running",
+    "sleeping",
+    "eating",
+    "in-water",
+    "on-road",
+    "fenced",
+    "tagged",
+    "partial",
+]
+OBJECTS = [
+    "person",
+    "car",
+    "truck",
+    "bicycle",
+    "dog",
+    "cat",
+    "traffic-light",
+    "sign",
+    "bus",
+    "motorcycle",
+]
 SIZES = [(640, 480), (1920, 1080), (4000, 3000)]
 
 
@@ -211,8 +247,10 @@ def _boxes_value(rng: random.Random) -> tuple[dict[str, Any], list[int]]:
                 "height": h,
             }
         )
-    value = {"image_size": [{"width": width, "height": height, "depth": 3}],
-             "annotations": annotations}  # fmt: skip
+    value = {
+        "image_size": [{"width": width, "height": height, "depth": 3}],
+        "annotations": annotations,
+    }
     return value, ids
 
 
@@ -241,8 +279,12 @@ def _adjusted(value: dict[str, Any], rng: random.Random) -> tuple[dict[str, Any]
     for box in value["annotations"]:
         box = dict(box)
         if rng.random() < 0.6:
-            box["left"] = max(0, min(size["width"] - box["width"], box["left"] + rng.randint(-9, 9)))
-            box["top"] = max(0, min(size["height"] - box["height"], box["top"] + rng.randint(-9, 9)))
+            box["left"] = max(
+                0, min(size["width"] - box["width"], box["left"] + rng.randint(-9, 9))
+            )
+            box["top"] = max(
+                0, min(size["height"] - box["height"], box["top"] + rng.randint(-9, 9))
+            )
         annotations.append(box)
     return {"image_size": value["image_size"], "annotations": annotations}, True
 
@@ -279,13 +321,18 @@ def _fragments(seed: int) -> dict[str, _Fragments]:
         return _Fragments(ok, failed)
 
     species, scene = _BY_NAME["species"], _BY_NAME["scene"]
-    out["species"] = table(species, lambda r: _single(species, r, False, SPECIES),
-                           "groundtruth/image-classification")  # fmt: skip
-    out["scene"] = table(scene, lambda r: _single(scene, r, True, SCENES),
-                         "groundtruth/image-classification")  # fmt: skip
+    out["species"] = table(
+        species, lambda r: _single(species, r, False, SPECIES), "groundtruth/image-classification"
+    )
+    out["scene"] = table(
+        scene, lambda r: _single(scene, r, True, SCENES), "groundtruth/image-classification"
+    )
     attributes = _BY_NAME["attributes"]
-    out["attributes"] = table(attributes, lambda r: _multilabel(attributes, r),
-                              "groundtruth/image-classification-multilabel")  # fmt: skip
+    out["attributes"] = table(
+        attributes,
+        lambda r: _multilabel(attributes, r),
+        "groundtruth/image-classification-multilabel",
+    )
 
     boxes, adjust = _BY_NAME["boxes"], _BY_NAME["boxes-adjust"]
     rng = random.Random(f"{seed}:boxes")
@@ -323,8 +370,11 @@ def _mix(i: int, salt: int) -> int:
 
 def _ref(i: int) -> bytes:
     return b"s3://%s/datasets/%d/batch-%04d/img-%08d.jpg" % (
-        BUCKET.encode(), 2019 + i % 5, i // 5000, i,
-    )  # fmt: skip
+        BUCKET.encode(),
+        2019 + i % 5,
+        i // 5000,
+        i,
+    )
 
 
 _SALT = {job.name: n * 7919 for n, job in enumerate(JOBS)}
@@ -462,15 +512,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--force", action="store_true", help="regenerate even if cached")
     args = parser.parse_args(argv)
     if args.force:
-        dataset = generate(dataset_dir(args.out, args.lines, args.seed), args.lines, args.seed,
-                           args.gzip)  # fmt: skip
+        dataset = generate(
+            dataset_dir(args.out, args.lines, args.seed), args.lines, args.seed, args.gzip
+        )
     else:
         dataset = ensure(args.out, args.lines, args.seed, args.gzip)
     for job in dataset.jobs:
-        print(f"{job.lines:>10,} lines {job.bytes / 1e6:>9.1f} MB  failed {job.failed:>6,}  "
-              f"malformed {job.malformed:>4,}  repeated {job.repeated:>6,}  {job.path}")  # fmt: skip
-    print(f"{dataset.lines:,} lines, {dataset.images:,} images, {dataset.bytes / 1e6:.1f} MB, "
-          f"generated in {dataset.seconds} s → {dataset.root}")  # fmt: skip
+        print(
+            f"{job.lines:>10,} lines {job.bytes / 1e6:>9.1f} MB  failed {job.failed:>6,}  "
+            f"malformed {job.malformed:>4,}  repeated {job.repeated:>6,}  {job.path}"
+        )
+    print(
+        f"{dataset.lines:,} lines, {dataset.images:,} images, {dataset.bytes / 1e6:.1f} MB, "
+        f"generated in {dataset.seconds} s → {dataset.root}"
+    )
     return 0
 
 

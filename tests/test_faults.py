@@ -92,9 +92,10 @@ Fault = tuple[str, str, str, dict[str, Any]]
 #: name → the faults to inject, and how many ranged GETs must resume a broken body.
 READ_FAULTS: dict[str, tuple[list[Fault], int]] = {
     "reset-mid-body": ([("reset", "GET", f"/{KEY}", READER)], 1),
+    # cut inside smart-open's first read: nothing was consumed, so it reopens from byte 0
     "reset-in-the-detected-head": (
         [("reset", "GET", f"/{KEY}", {"range": "bytes=0-", "cut": 999})],
-        1,
+        0,
     ),
     "reset-then-reset-of-the-resume": (
         [("reset", "GET", f"/{KEY}", READER), ("reset", "GET", f"/{KEY}", RESUME)],

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from gtmerge.model import ImageRecord, Verdict
 from gtmerge.s3 import S3
@@ -19,12 +19,16 @@ from gtmerge.sources import Source
 RAW_LIMIT = 100_000
 
 
-@dataclass(frozen=True, slots=True)
-class Rejection:
+# The items are named tuples rather than dataclasses: one is made per input record, and a
+# tuple is built in a third of the time of a frozen dataclass.
+
+
+class Rejection(NamedTuple):
     """A record, or one attribute of it, that cannot become labels.
 
-    With ``attribute`` set, only that attribute was dropped and the rest of the record is used
-    (its :class:`Parsed` carries this rejection in ``dropped``).
+    ``reason`` reads ``category: detail``; the report counts rejections by category. With
+    ``attribute`` set, only that attribute was dropped and the rest of the record is used (its
+    :class:`Parsed` carries this rejection in ``dropped``).
     """
 
     line: int
@@ -33,13 +37,13 @@ class Rejection:
     attribute: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Skipped:
+class Skipped(NamedTuple):
+    """A blank line or empty row: nothing to say about any image."""
+
     line: int
 
 
-@dataclass(frozen=True, slots=True)
-class Parsed:
+class Parsed(NamedTuple):
     line: int
     image: ImageRecord
     dropped: tuple[Rejection, ...] = ()

@@ -215,6 +215,8 @@ def _apply_adjustments(
     wins. The replaced sets are kept as ``superseded`` so that the same boxes coming from the
     original job's own output file are dropped at merge time too.
     """
+    if not box_sets:
+        return (), ()
     adjusted = [box_set for box_set, is_adjustment in box_sets if is_adjustment]
     if not adjusted:
         return tuple(box_set for box_set, _ in box_sets), ()

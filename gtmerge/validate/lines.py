@@ -9,7 +9,6 @@ attribute is checked on as valid), never looser.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any, NoReturn
 
 from gtmerge.rekognition import (
@@ -68,17 +67,6 @@ class LineError(Exception):
         )
 
 
-def cached_creation_date_ok(value: object) -> bool:
-    """Labels of one line, and lines of one batch, often share their creation-date (converted
-    multi-label jobs copy it to every label; COCO exports give one date to many images)."""
-    return type(value) is str and _creation_date_ok_memo(value)
-
-
-@lru_cache(maxsize=1024)
-def _creation_date_ok_memo(value: str) -> bool:
-    return creation_date_ok(value)
-
-
 def check_labels(
     record: dict[str, Any], pairing: dict[str, str]
 ) -> tuple[int, list[str], list[str], list[Found]]:
@@ -95,6 +83,7 @@ def check_labels(
     object_names: list[str] = []
     found: list[Found] = []
     pairs = supported = boxes = 0
+    valid_date: Any = _MISSING  # the labels of a line usually share one creation-date
     for key, value in record.items():
         metadata_key = pairing.get(key)
         if metadata_key is None:
@@ -109,7 +98,28 @@ def check_labels(
         pairs += 1
         use_case = metadata.get("type") if type(metadata) is dict else None
         if use_case == CLASSIFICATION:
-            _check_classification(key, value, metadata, class_names, found)
+            # The most common attribute, checked inline by one flat test; the rules are
+            # applied one by one only when it fails.
+            name = metadata.get("class-name")
+            confidence = metadata.get("confidence")
+            date = metadata.get("creation-date")
+            if not (
+                (type(value) is int or (type(value) is str and value.isascii() and value.isdigit()))
+                and type(confidence) in _NUMBER
+                and 0 <= confidence <= 1
+                and type(name) is str
+                and name
+                and metadata.get("human-annotated") in _YES_NO
+                and type(metadata.get("job-name", "")) is str
+                and (date == valid_date or creation_date_ok(date))
+            ):
+                _explain_classification(key, value, metadata)
+            valid_date = date
+            if len(name) > MAX_LABEL_NAME_CHARS:
+                detail = _long_name(name)
+                found.append((codes.INVALID_LABEL_NAME_LENGTH, detail, metadata_key, None))
+            else:
+                class_names.append(name)
         elif use_case == DETECTION:
             boxes += _check_detection(key, value, metadata, object_names, found)
         else:
@@ -204,34 +214,6 @@ def _check_unsupported(attribute: str, metadata: Any, found: list[Found]) -> Non
 # ---- image-level classification -----------------------------------------------------------
 
 
-def _check_classification(
-    attribute: str,
-    value: Any,
-    metadata: dict[str, Any],
-    class_names: list[str],
-    found: list[Found],
-) -> None:
-    name = metadata.get("class-name")
-    confidence = metadata.get("confidence")
-    if not (
-        (type(value) is int or (type(value) is str and value.isascii() and value.isdigit()))
-        and (type(confidence) is float or type(confidence) is int)
-        and 0 <= confidence <= 1
-        and type(name) is str
-        and name
-        and metadata.get("human-annotated") in _YES_NO
-        and type(metadata.get("job-name", "")) is str
-        and cached_creation_date_ok(metadata.get("creation-date"))
-    ):
-        _explain_classification(attribute, value, metadata)
-    if len(name) > MAX_LABEL_NAME_CHARS:
-        found.append(
-            (codes.INVALID_LABEL_NAME_LENGTH, _long_name(name), attribute + METADATA_SUFFIX, None)
-        )
-        return
-    class_names.append(name)
-
-
 def _explain_classification(attribute: str, value: Any, metadata: dict[str, Any]) -> NoReturn:
     metadata_key = attribute + METADATA_SUFFIX
     # Rekognition documents an integer; Ground Truth's own examples also write "0", and
@@ -319,7 +301,7 @@ def _check_detection(
             and type(class_map) is dict
             and metadata.get("human-annotated") in _YES_NO
             and type(metadata.get("job-name", "")) is str
-            and cached_creation_date_ok(metadata.get("creation-date"))
+            and creation_date_ok(metadata.get("creation-date"))
         )
     except (KeyError, IndexError, TypeError, AttributeError):
         looks_valid = False
