@@ -36,12 +36,14 @@ class ImageMerger:
     superseded: set[object] = field(default_factory=set)
     seen: set[int] = field(default_factory=set)
 
-    def add(self, record: ImageRecord) -> bool:
-        """Merge one record; return False when it is a duplicate of a record already added."""
-        # A 64-bit hash of the serialised record stands for the record: hashing nested frozen
-        # dataclasses runs Python code per field, and keeping every record would hold the whole
-        # input in memory. Within one image a collision is a 2**-64 event.
-        fingerprint = hash(orjson.dumps(record))
+    def add(self, record: ImageRecord, serialised: bytes) -> bool:
+        """Merge one record; return False when it is a duplicate of a record already added.
+
+        ``serialised`` is the record as orjson writes it: a hash of it stands for the record.
+        Hashing nested frozen dataclasses runs Python code per field, and keeping every record
+        would hold the whole input in memory; within one image a collision is a 2**-64 event.
+        """
+        fingerprint = hash(serialised)
         if fingerprint in self.seen:
             return False
         self.seen.add(fingerprint)
@@ -82,7 +84,7 @@ def merge_in_memory(records: Iterable[Tagged], inputs: list[InputStats]) -> Iter
         merger = images.get(record.key)
         if merger is None:
             merger = images[record.key] = ImageMerger(record.key)
-        if not merger.add(record):
+        if not merger.add(record, orjson.dumps(record)):
             inputs[tagged.source_index].duplicates += 1
     for merger in images.values():
         yield merger.result()

@@ -107,9 +107,7 @@ def spool_input(task: SpoolTask, on_bytes: Callable[[int], object] | None = None
         stats, images = read_input(task.source, context, filer)
         dumps, crc32 = orjson.dumps, zlib.crc32
         for number, image in enumerate(images):
-            writers[crc32(image.key.encode()) & mask](
-                dumps((number, image), option=orjson.OPT_APPEND_NEWLINE)
-            )
+            writers[crc32(image.key.encode()) & mask](b"%d\t%b\n" % (number, dumps(image)))
     return stats
 
 
@@ -127,13 +125,13 @@ def merge_partition(task: MergeTask) -> MergeResult:
     for index, path in enumerate(paths):
         with open(path, "rb", _FILE_BUFFER) as spool:
             for line in spool:
-                number, data = orjson.loads(line)
-                record = decode(data)
+                number, serialised = line[:-1].split(b"\t", 1)
+                record = decode(orjson.loads(serialised))
                 entry = images.get(record.key)
                 if entry is None:
-                    order = b"%06d%012d" % (index, number)
+                    order = b"%06d%012d" % (index, int(number))
                     entry = images[record.key] = (order, ImageMerger(record.key))
-                if not entry[1].add(record):
+                if not entry[1].add(record, serialised):
                     duplicates[index] += 1
         os.unlink(path)
     result = MergeResult([], duplicates)
@@ -161,7 +159,7 @@ def _split(task: MergeTask, paths: list[str]) -> MergeResult:
                 for p in range(count)
             ]
             for line in spool:
-                key = orjson.loads(line)[1]["key"]
+                key = orjson.loads(line.split(b"\t", 1)[1])["key"]
                 files[(key_hash(key) >> task.bits) & (count - 1)].write(line)
         os.unlink(path)
     result = MergeResult([], [0] * task.inputs)
@@ -194,16 +192,25 @@ def decode(data: dict[str, Any]) -> ImageRecord:
     """The inverse of orjson's dataclass serialisation of an :class:`ImageRecord`."""
     return ImageRecord(
         data["key"],
-        tuple(Label(**label) for label in data["labels"]),
+        tuple(
+            Label(
+                d["name"], d["confidence"], d["human_annotated"], d["creation_date"], d["job_name"]
+            )
+            for d in data["labels"]
+        ),
         tuple(_box_set(box_set) for box_set in data["box_sets"]),
         tuple(_box_set(box_set) for box_set in data["superseded"]),
     )
 
 
 def _box_set(data: dict[str, Any]) -> BoxSet:
+    size = data["image_size"]
     return BoxSet(
-        ImageSize(**data["image_size"]),
-        tuple(Box(**box) for box in data["boxes"]),
+        ImageSize(size["width"], size["height"], size["depth"]),
+        tuple(
+            Box(b["class_name"], b["left"], b["top"], b["width"], b["height"], b["confidence"])
+            for b in data["boxes"]
+        ),
         data["human_annotated"],
         data["creation_date"],
         data["job_name"],

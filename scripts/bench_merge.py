@@ -600,6 +600,7 @@ def bench_size(lines: int, args: argparse.Namespace, info: dict[str, Any]) -> di
     cores = os.cpu_count() or 1
     repeat, cheap = args.repeat, args.cheap_seconds
     rows: list[Row] = []
+    mismatch: list[str] = []  # rows whose output differs from the reference: keep the files
     started = time.time()
     load_before = os.getloadavg()
 
@@ -658,6 +659,8 @@ def bench_size(lines: int, args: argparse.Namespace, info: dict[str, Any]) -> di
         )
         if all_cores.md5 and one.md5:
             same = all_cores.md5 == one.md5
+            if not same:
+                mismatch.append("gtmerge-all")
             all_cores.note = (
                 "output identical to 1 worker (md5)"
                 if same
@@ -670,6 +673,8 @@ def bench_size(lines: int, args: argparse.Namespace, info: dict[str, Any]) -> di
 
     # jq.
     rows.append(bench_jq(lines, files, total_bytes, run_dir, args, reference))
+    if "DIFFERS" in rows[-1].note:
+        mismatch.append("jq")
 
     # AWS's multi-label transform, on the multi-label job only.
     multilabel = dataset.job("attributes")
@@ -696,6 +701,8 @@ def bench_size(lines: int, args: argparse.Namespace, info: dict[str, Any]) -> di
 
     # S3.
     rows.append(bench_s3(lines, dataset, run_dir, args, env, options, reference, gtmerge_cmd))
+    if "DIFFERS" in rows[-1].note:
+        mismatch.append("s3")
 
     for row in rows:
         if row.status == "ok":
@@ -703,7 +710,10 @@ def bench_size(lines: int, args: argparse.Namespace, info: dict[str, Any]) -> di
                 f"  {row.name}: {row.wall:.2f} s, {row.rate:,.0f} lines/s, "
                 f"RSS {row.max_rss / MB:.0f} MiB (tree {row.tree_rss / MB:.0f}) {row.note}"
             )
-    shutil.rmtree(run_dir, ignore_errors=True)
+    if mismatch:
+        print(f"  outputs differ ({', '.join(mismatch)}): files kept in {run_dir}")
+    else:
+        shutil.rmtree(run_dir, ignore_errors=True)
     return {
         "lines": lines,
         "seed": args.seed,
@@ -870,11 +880,12 @@ def bench_s3(
     notes = [f"upload {upload:.0f} s (not timed)"]
     if row.status == "ok" and reference.status == "ok":
         notes.append(f"{row.wall / reference.wall:.2f}× the local time")
-        notes.append(
-            "output identical to local (md5)"
-            if row.md5 == reference.md5
-            else "OUTPUT DIFFERS from local (md5)"
-        )
+        if row.md5 == reference.md5:
+            notes.append("output identical to local (md5)")
+        elif same_objects(out, str(run_dir / f"{reference.key}.manifest")):
+            notes.append("same lines as local, in another order")
+        else:
+            notes.append("OUTPUT DIFFERS from local")
     row.note = "; ".join([*notes, row.note] if row.note else notes)
     return row
 

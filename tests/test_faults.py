@@ -287,3 +287,14 @@ def test_a_dead_endpoint_fails_fast_with_one_line(
     assert elapsed < 15
     assert not (tmp_path / "out.manifest").exists()
     record_figures(f"faults::{request.node.name}", seconds=round(elapsed, 1), survived=1)
+
+
+def test_a_reset_in_the_planners_sniff_is_survived(
+    proxy: FaultProxy, clean: bytes, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    proxy.add("reset", "GET", f"/{KEY}", range="bytes=0-5")
+    out = tmp_path / "out.manifest"
+    assert main(["merge", f"s3://{BUCKET}/{KEY}", "-o", str(out), "--no-progress"]) == 0
+    assert out.read_bytes() == clean
+    assert proxy.injected["reset"] == 1
+    survived(request, proxy, "same bytes as a clean run")

@@ -37,14 +37,19 @@ def add_parser(commands: Any) -> None:
         "merge",
         help="merge Ground Truth outputs and exports into one Rekognition manifest",
         description=(
-            "Merge every record of the same image, across jobs and files, into one JSON line "
-            "with every label as a numbered attribute (label0, label1, ...), ready for "
+            "Merge every record of the same image, across jobs and files, into one JSON line\n"
+            "with every label as a numbered attribute (label0, label1, ...), ready for\n"
             "Rekognition Custom Labels."
         ),
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="input manifests or exports")
+    parser.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="[MAPPING=]INPUT",
+        help="input manifests or exports (see 'inputs' below)",
+    )
     parser.add_argument(
         "-o",
         "--output",
