@@ -33,8 +33,8 @@ def normalise_key(ref: str) -> str:
     Raises :class:`InvalidKey` with a readable reason when ``ref`` is not an S3 object.
     """
     if ref.startswith("s3://") and "%" not in ref:  # the common case, without splitting
-        slash = ref.find("/", 5)
-        if slash > 5 and slash < len(ref) - 1:
+        bucket_end = ref.find("/", 5)
+        if 5 < bucket_end < len(ref) - 1:
             return ref
     scheme, sep, rest = ref.partition("://")
     if not sep:

@@ -26,7 +26,7 @@ from typing import Any
 import orjson
 
 from gtmerge.ingest import read_input, rejection_filer
-from gtmerge.merger import ImageMerger
+from gtmerge.merger import ImageMerger, paused_gc
 from gtmerge.model import Box, BoxSet, ImageRecord, ImageSize, Label
 from gtmerge.readers import ReadContext
 from gtmerge.report import InputStats, OutputStats
@@ -122,6 +122,23 @@ def merge_partition(task: MergeTask) -> MergeResult:
         return _split(task, paths)
     images: dict[str, tuple[bytes, ImageMerger]] = {}
     duplicates = [0] * task.inputs
+    with paused_gc():
+        _load_partition(paths, images, duplicates)
+    result = MergeResult([], duplicates)
+    run = os.path.join(task.directory, f"run-{task.prefix}-{task.partition:05d}")
+    with open(run, "wb", _FILE_BUFFER) as out:
+        for order, merger in images.values():
+            image = merger.result()
+            result.written.count(image)
+            out.write(order + task.fmt.render(image))
+    result.runs.append(run)
+    return result
+
+
+def _load_partition(
+    paths: list[str], images: dict[str, tuple[bytes, ImageMerger]], duplicates: list[int]
+) -> None:
+    """Merge every spooled record of a partition into ``images``, input by input."""
     for index, path in enumerate(paths):
         with open(path, "rb", _FILE_BUFFER) as spool:
             for line in spool:
@@ -134,15 +151,6 @@ def merge_partition(task: MergeTask) -> MergeResult:
                 if not entry[1].add(record, serialised):
                     duplicates[index] += 1
         os.unlink(path)
-    result = MergeResult([], duplicates)
-    run = os.path.join(task.directory, f"run-{task.prefix}-{task.partition:05d}")
-    with open(run, "wb", _FILE_BUFFER) as out:
-        for order, merger in images.values():
-            image = merger.result()
-            result.written.count(image)
-            out.write(order + task.fmt.render(image))
-    result.runs.append(run)
-    return result
 
 
 def _split(task: MergeTask, paths: list[str]) -> MergeResult:

@@ -1,0 +1,219 @@
+"""SIGINT and SIGTERM at several moments of a real ``python -m gtmerge merge`` subprocess.
+
+Each interrupted run must exit non-zero, leave the destination exactly as before (file or S3
+object), leave no ``.gtmerge-*`` file next to it, nothing in its temp dir, no multipart upload
+and no worker process; a rerun must give the bytes of a clean run. The moments are picked by
+watching the run (spool files appear, the output's temp file fills) and by time.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from builders import boxes, classification, line
+from conftest import put_objects, read_object
+from procs import gtmerge_command, record_figures, run_gtmerge
+
+from gtmerge import merge
+
+LINES = 100_000
+PREVIOUS = b"previous manifest\n"
+BUCKET = "interrupt-bucket"
+
+
+@pytest.fixture(scope="module")
+def big_input(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """100,000 Ground Truth lines (32 MB) over 60,000 images, and its clean merge next to it."""
+    classified = line("IMAGE", classification("species", "CLASS"))
+    boxed = line("IMAGE", boxes("bb", [("cat", 1, 2, 30, 40)]))
+    text = "".join(
+        (boxed if i % 4 == 0 else classified)
+        .replace("IMAGE", f"img{i % 60_000:06d}.jpg")
+        .replace("CLASS", f"c{i % 13}")
+        + "\n"
+        for i in range(LINES)
+    )
+    path = tmp_path_factory.mktemp("big") / "in.manifest"
+    path.write_text(text)
+    merge([str(path)], str(path.with_name("clean.manifest")), memory_mb=4096)
+    return path
+
+
+class Run:
+    """One gtmerge subprocess in its own session, so SIGINT can go to the whole group (as a
+    terminal's Ctrl-C does) and SIGTERM to the main process only (as ``kill`` does)."""
+
+    def __init__(self, args: list[str], tmp: Path) -> None:
+        self.tmp = tmp
+        env = {**os.environ, "TMPDIR": str(tmp), "TQDM_DISABLE": "1"}
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen(
+            gtmerge_command(*args),
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+
+    def interrupt_when(self, ready: Callable[[], bool], sig: signal.Signals) -> bool:
+        """Send ``sig`` once ``ready()``; False if the run ended first."""
+        while not ready():
+            if self.proc.poll() is not None:
+                return False
+            if time.monotonic() - self.started > 120:
+                raise TimeoutError("the moment to interrupt never came")
+            time.sleep(0.01)
+        if sig == signal.SIGINT:
+            os.killpg(self.proc.pid, sig)
+        else:
+            self.proc.send_signal(sig)
+        return True
+
+    def finish(self) -> tuple[int, str]:
+        _, err = self.proc.communicate(timeout=60)
+        deadline = time.monotonic() + 10
+        while _group_alive(self.proc.pid):  # pool workers must go too
+            assert time.monotonic() < deadline, "worker processes outlived the run"
+            time.sleep(0.05)
+        return self.proc.returncode, err.decode()
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def after(seconds: float) -> Callable[[], bool]:
+    deadline = time.monotonic() + seconds
+    return lambda: time.monotonic() >= deadline
+
+
+def spooling(tmp: Path) -> Callable[[], bool]:
+    """Pass 1 has written spool data."""
+    return lambda: any(f.stat().st_size > 0 for f in tmp.glob("gtmerge-*/**/*") if f.is_file())
+
+
+def reading(directory: Path) -> Callable[[], bool]:
+    """The output's temp file is open and still empty: the inputs are being read."""
+    return lambda: any(f.stat().st_size == 0 for f in directory.glob(".gtmerge-*"))
+
+
+def writing(directory: Path) -> Callable[[], bool]:
+    """The output's temp file has content."""
+    return lambda: any(f.stat().st_size > 0 for f in directory.glob(".gtmerge-*"))
+
+
+def assert_interrupted(code: int, err: str, sig: signal.Signals) -> None:
+    assert code == 130, err
+    assert err.endswith("gtmerge: interrupted; the destinations were left as they were\n"), err
+    assert "Traceback" not in err, err
+
+
+SCENARIOS: dict[str, tuple[list[str], list[tuple[str, signal.Signals]]]] = {
+    # name: (extra options, [(moment, signal)])
+    "in-memory": (
+        ["--memory", "4096"],
+        [
+            ("reading", signal.SIGINT),
+            ("reading", signal.SIGTERM),
+            ("writing", signal.SIGINT),
+            ("writing", signal.SIGTERM),
+        ],
+    ),
+    "spooled-2-workers": (
+        ["--memory", "32", "--workers", "2"],
+        [
+            ("spooling", signal.SIGINT),
+            ("spooling", signal.SIGTERM),
+            ("writing", signal.SIGINT),
+            ("writing", signal.SIGTERM),
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_local_merge_interrupted_leaves_everything_as_it_was(
+    scenario: str, big_input: Path, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    options, moments = SCENARIOS[scenario]
+    out_dir, tmp = tmp_path / "out", tmp_path / "tmp"
+    out_dir.mkdir()
+    tmp.mkdir()
+    out = out_dir / "train.manifest"
+    out.write_bytes(PREVIOUS)
+    args = ["merge", str(big_input), "-o", str(out), "--report", str(out_dir / "r.json"), *options]
+    tried = 0
+    for moment, sig in moments:
+        run = Run(args, tmp)
+        ready = {
+            "reading": reading(out_dir),
+            "spooling": spooling(tmp),
+            "writing": writing(out_dir),
+        }
+        assert run.interrupt_when(ready[moment], sig), f"the run ended before {moment}"
+        code, err = run.finish()
+        assert_interrupted(code, err, sig)
+        assert sorted(os.listdir(out_dir)) == ["train.manifest"]
+        assert out.read_bytes() == PREVIOUS
+        assert os.listdir(tmp) == []
+        tried += 1
+    done = run_gtmerge(*args, env={"TMPDIR": str(tmp)})
+    assert done.returncode == 0, done.stderr
+    assert out.read_bytes() == big_input.with_name("clean.manifest").read_bytes()
+    assert os.listdir(tmp) == []
+    record_figures(f"interrupts::{request.node.name}", interrupted=tried, records_lost=0)
+
+
+def test_s3_to_s3_merge_killed_at_any_moment_never_changes_the_destination(
+    s3: Any, big_input: Path, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Kill at moments spread over a clean run's duration, alternating SIGINT and SIGTERM; a
+    run that finished first must have written the clean bytes."""
+    put_objects(s3, BUCKET, {"jobs/in.manifest": big_input.read_bytes()})
+    clean = big_input.with_name("clean.manifest").read_bytes()
+    args = ["merge", f"s3://{BUCKET}/jobs/in.manifest", "-o", f"s3://{BUCKET}/out.manifest"]
+    started = time.monotonic()
+    assert run_gtmerge(*args).returncode == 0
+    duration = time.monotonic() - started
+    assert read_object(s3, BUCKET, "out.manifest") == clean
+    tried = completed = 0
+    for index, fraction in enumerate((0.25, 0.4, 0.55, 0.7, 0.85, 0.95, 1.05)):
+        put_objects(s3, BUCKET, {"out.manifest": PREVIOUS})
+        sig = (signal.SIGINT, signal.SIGTERM)[index % 2]
+        run = Run(args, tmp_path)
+        if not run.interrupt_when(after(duration * fraction), sig):
+            code, err = run.finish()
+            assert code == 0, err
+            assert read_object(s3, BUCKET, "out.manifest") == clean
+            completed += 1
+            continue
+        code, err = run.finish()
+        if code == 0:  # the signal came as it was completing: the new object is whole
+            assert read_object(s3, BUCKET, "out.manifest") == clean
+            completed += 1
+            continue
+        assert_interrupted(code, err, sig)
+        assert read_object(s3, BUCKET, "out.manifest") == PREVIOUS
+        assert os.listdir(tmp_path) == []
+        tried += 1
+        assert s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
+    assert tried >= 4
+    assert run_gtmerge(*args).returncode == 0
+    assert read_object(s3, BUCKET, "out.manifest") == clean
+    record_figures(
+        f"interrupts::{request.node.name}",
+        interrupted=tried,
+        completed_before_the_signal=completed,
+        records_lost=0,
+    )
