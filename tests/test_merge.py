@@ -284,3 +284,16 @@ def test_fail_on_invalid_keeps_the_destination(
     assert err.startswith(f"gtmerge merge: {out}: the merged manifest is not valid for Rekognition")
     assert "ERROR_IMAGES_IN_MULTIPLE_S3_BUCKETS" in err
     assert out.read_text() == "previous\n"
+
+
+@pytest.mark.parametrize("suffix", [".gz", ".bz2", ".zst", ".xz"])
+def test_every_codec_round_trips_whatever_the_input_is_named(tmp_path: Path, suffix: str) -> None:
+    text = manifest(line("a.jpg", classification("s", "dog")))
+    packed = tmp_path / f"packed{suffix}"
+    merge([write(tmp_path, "plain.manifest", text)], str(packed))
+    disguised = tmp_path / "output.manifest"  # Ground Truth's name, whatever the codec
+    disguised.write_bytes(packed.read_bytes())
+    assert not packed.read_bytes().startswith(b"{")
+    out = tmp_path / "out.manifest"
+    merge([str(disguised)], str(out))
+    assert read_lines(out)[0]["label0-metadata"]["class-name"] == "dog"  # type: ignore[index]
