@@ -24,9 +24,9 @@ from gtmerge.destination import open_destination, same_target
 from gtmerge.errors import BadRecord, InvalidOutput, MergeError
 from gtmerge.ingest import read_input, rejection_filer
 from gtmerge.merger import Tagged, merge_in_memory
-from gtmerge.planning import Plan, plan_run
+from gtmerge.planning import Plan, plan_run, split_inputs
 from gtmerge.readers import ReadContext
-from gtmerge.report import Report
+from gtmerge.report import InputStats, Report
 from gtmerge.s3 import S3, S3Settings
 from gtmerge.sources import InputError, Source, expand
 from gtmerge.spool import (
@@ -107,8 +107,9 @@ def merge(
             records = _read_in_memory(sources, context, result, rejects_out, strict)
             lines = _render(merge_in_memory(records, result.inputs), fmt, result)
         else:
+            context = ReadContext(s3, image_root)
+            job = _Spooled(sources, context, settings, workdir, plan, strict)
             work = stack.enter_context(runner(plan.workers, bar))
-            job = _Spooled(sources, settings, image_root, workdir, plan, strict)
             lines = job.run(work, fmt, result, rejects_out)
         out = stack.enter_context(open_destination(output, s3))
         for line in lines:
@@ -170,13 +171,13 @@ def _render(images: Iterator[Any], fmt: ManifestFormat, report: Report) -> Itera
 
 
 class _Spooled:
-    """The two-pass path: spool every input, merge every partition, then k-way merge."""
+    """The two-pass path: spool every input part, merge every partition, then k-way merge."""
 
     def __init__(
         self,
         sources: list[Source],
+        context: ReadContext,
         settings: S3Settings,
-        image_root: str | None,
         workdir: str,
         plan: Plan,
         strict: bool,
@@ -184,25 +185,29 @@ class _Spooled:
         self.sources = sources
         self.workdir = workdir
         self.plan = plan
+        self.parts = split_inputs(sources, context, plan.workers, strict)
         self.spool_tasks = [
-            SpoolTask(i, source, settings, image_root, workdir, plan.partition_bits, strict)
-            for i, source in enumerate(sources)
+            SpoolTask(
+                number,
+                part.source,
+                settings,
+                context.image_root,
+                workdir,
+                plan.partition_bits,
+                strict,
+            )
+            for number, part in enumerate(self.parts)
         ]
 
     def run(
         self, work: Runner, fmt: ManifestFormat, report: Report, rejects: BinaryIO | None
     ) -> Iterator[bytes]:
-        report.inputs.extend(work.map_reading(spool_input, self.spool_tasks))
-        for index in range(len(self.sources)):
-            path = rejects_path(self.workdir, index)
-            if rejects is not None:
-                with open(path, "rb") as part:
-                    shutil.copyfileobj(part, rejects)
-            os.unlink(path)
+        part_stats = list(work.map_reading(spool_input, self.spool_tasks))
+        report.inputs.extend(self._fold(part_stats, rejects))
         merge_tasks = [
             MergeTask(
                 self.workdir,
-                len(self.sources),
+                len(self.parts),
                 partition,
                 self.plan.partition_bits,
                 fmt,
@@ -211,14 +216,39 @@ class _Spooled:
             for partition in range(1 << self.plan.partition_bits)
         ]
         runs: list[str] = []
-        duplicates = [0] * len(self.sources)
         for merged in work.map(merge_partition, merge_tasks):
             runs.extend(merged.runs)
-            duplicates = [a + b for a, b in zip(duplicates, merged.duplicates, strict=True)]
+            for part, count in zip(self.parts, merged.duplicates, strict=True):
+                report.inputs[part.source_index].duplicates += count
             report.written.add(merged.written)
-        for stats, count in zip(report.inputs, duplicates, strict=True):
-            stats.duplicates = count
         return merged_lines(runs)
+
+    def _fold(self, part_stats: list[InputStats], rejects: BinaryIO | None) -> list[InputStats]:
+        """One set of stats per input, and its parts' rejections with input line numbers."""
+        folded: list[InputStats] = []
+        for number, (part, stats) in enumerate(zip(self.parts, part_stats, strict=True)):
+            first_part = not folded or part.source_index == len(folded)
+            offset = 0 if first_part else folded[-1].lines
+            path = rejects_path(self.workdir, number)
+            if rejects is not None:
+                with open(path, "rb") as part_rejects:
+                    _copy_rejections(part_rejects, rejects, offset)
+            os.unlink(path)
+            if first_part:
+                folded.append(stats)
+            else:
+                folded[-1].add(stats)
+        return folded
+
+
+def _copy_rejections(source: BinaryIO, target: BinaryIO, line_offset: int) -> None:
+    if not line_offset:
+        shutil.copyfileobj(source, target)
+        return
+    for text in source:
+        entry = orjson.loads(text)
+        entry["line"] += line_offset
+        target.write(orjson.dumps(entry, option=orjson.OPT_APPEND_NEWLINE))
 
 
 def _progress_bar(sources: list[Source], progress: bool | None) -> tqdm[Any]:

@@ -7,11 +7,13 @@ folder listing) are assumed large, so they never risk the budget.
 
 from __future__ import annotations
 
+import itertools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from gtmerge.readers import ReadContext, resolve
 from gtmerge.s3 import S3, split_uri
-from gtmerge.sources import Source, sniff_compression
+from gtmerge.sources import InputError, Source, sniff_compression
 
 #: In-memory merge state per byte of (uncompressed) input.
 MEMORY_PER_INPUT_BYTE = 6
@@ -22,6 +24,9 @@ COMPRESSION_RATIO = 10
 UNKNOWN_INPUT_BYTES = 1 << 30
 MAX_PARTITION_BITS = 8
 _COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zst")
+#: A local Ground Truth file at least this big is read in parts by several workers.
+SPLIT_MIN_BYTES = 32 << 20
+SPLIT_PART_BYTES = 128 << 20
 
 
 @dataclass(frozen=True)
@@ -74,3 +79,62 @@ def _is_compressed(source: Source, s3: S3) -> bool:
             return sniff_compression(stream.read(6)) is not None
     except Exception:  # any failure here is reported by the read itself
         return False
+
+
+@dataclass(frozen=True)
+class Part:
+    """A unit of pass 1: a whole input, or a line-aligned byte range of one."""
+
+    source_index: int
+    source: Source
+
+
+def split_inputs(
+    sources: list[Source], context: ReadContext, workers: int, strict: bool
+) -> list[Part]:
+    """Cut large local Ground Truth files into parts so that every worker has pass-1 work.
+
+    Only plain JSON-lines files can be cut at a line boundary found by seeking. ``strict``
+    keeps inputs whole: its message names a line number, which a part only knows locally.
+    """
+    parts: list[Part] = []
+    for index, source in enumerate(sources):
+        pieces = _pieces(source, workers) if workers > 1 and not strict else 1
+        if pieces > 1 and _is_groundtruth(source, context):
+            parts.extend(Part(index, span) for span in _line_spans(source, pieces))
+        else:
+            parts.append(Part(index, source))
+    return parts
+
+
+def _pieces(source: Source, workers: int) -> int:
+    if source.is_s3 or source.size is None or source.size < SPLIT_MIN_BYTES:
+        return 1
+    return max(workers, math.ceil(source.size / SPLIT_PART_BYTES))
+
+
+def _is_groundtruth(source: Source, context: ReadContext) -> bool:
+    if source.mapping not in (None, "groundtruth") or _is_compressed(source, context.s3):
+        return False
+    try:
+        name, _ = resolve(source, context)
+    except InputError:
+        return False
+    return name == "groundtruth"
+
+
+def _line_spans(source: Source, pieces: int) -> list[Source]:
+    assert source.size is not None
+    bounds = [0]
+    with open(source.uri, "rb") as stream:
+        for piece in range(1, pieces):
+            stream.seek(piece * source.size // pieces)
+            stream.readline()  # move on to the start of the next line
+            bound = stream.tell()
+            if bounds[-1] < bound < source.size:
+                bounds.append(bound)
+    bounds.append(source.size)
+    return [
+        replace(source, size=end - start, span=(start, end))
+        for start, end in itertools.pairwise(bounds)
+    ]

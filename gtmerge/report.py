@@ -35,6 +35,16 @@ class InputStats:
     dropped_attributes: Counter[str] = field(default_factory=Counter)
     verdicts: Counter[Verdict] = field(default_factory=Counter)
 
+    def add(self, other: InputStats) -> None:
+        """Fold in the stats of another part of the same input."""
+        self.lines += other.lines
+        self.parsed += other.parsed
+        self.duplicates += other.duplicates
+        self.skipped += other.skipped
+        self.rejected.update(other.rejected)
+        self.dropped_attributes.update(other.dropped_attributes)
+        self.verdicts.update(other.verdicts)
+
     def count_rejection(self, rejection: Rejection) -> None:
         target = self.dropped_attributes if rejection.attribute else self.rejected
         target[reason_category(rejection.reason)] += 1

@@ -41,11 +41,14 @@ class Source:
 
     ``size`` is the stored (compressed) byte count when known, for progress bars.
     ``mapping`` names the mapping chosen for this input, or None to detect it.
+    ``span`` limits a local plain file to the byte range ``[start, end)``, which starts and
+    ends at line boundaries: one part of an input split for parallel reading.
     """
 
     uri: str
     size: int | None = None
     mapping: str | None = None
+    span: tuple[int, int] | None = None
 
     @property
     def is_s3(self) -> bool:
@@ -139,6 +142,29 @@ def _glob_regex(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(out))
 
 
+class _BoundedReader(io.RawIOBase):
+    """The next ``length`` bytes of a file, then end of file."""
+
+    def __init__(self, raw: BinaryIO, length: int) -> None:
+        self._raw = raw
+        self._left = length
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        if self._left <= 0:
+            return 0
+        view = memoryview(buffer)[: self._left]
+        n = int(self._raw.readinto(view) or 0)  # type: ignore[attr-defined]
+        self._left -= n
+        return n
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
 class _CountingReader(io.RawIOBase):
     """Reports every stored (compressed) byte read, for a byte-accurate progress bar."""
 
@@ -182,6 +208,10 @@ def open_source(
             )
         else:
             raw = open(source.uri, "rb")  # noqa: SIM115 (closed by the stack below)
+            if source.span is not None:
+                start, end = source.span
+                raw.seek(start)
+                raw = cast(BinaryIO, _BoundedReader(raw, end - start))
     except OSError as exc:
         raise InputError(f"{source.name}: {describe_error(exc)}") from exc
     counted = raw if on_bytes is None else _CountingReader(raw, on_bytes)

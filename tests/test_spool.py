@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 import random
 from pathlib import Path
 
 import pytest
 from builders import boxes, classification, line, multilabel
 
-from gtmerge import merge
+from gtmerge import merge, planning
 from gtmerge.readers import ReadContext
 from gtmerge.s3 import S3Settings
 from gtmerge.sources import Source
@@ -113,3 +114,32 @@ def test_read_context_is_picklable_free_of_clients() -> None:
     task = SpoolTask(0, Source("x"), S3Settings("http://127.0.0.1:1"), None, "/tmp", 0, False)
     assert "client" not in repr(task)
     assert ReadContext().image_root is None
+
+
+def test_one_large_input_is_read_in_line_aligned_parts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(planning, "SPLIT_MIN_BYTES", 1 << 20)
+    monkeypatch.setattr(planning, "SPLIT_PART_BYTES", 1 << 20)
+    path = tmp_path / "consolidated.manifest"
+    path.write_text(
+        "".join(Path(job).read_text() for job in write_jobs(tmp_path, 4_000, 5_000)),
+        encoding="utf-8",
+    )
+    source = Source(str(path), path.stat().st_size)
+    parts = planning.split_inputs([source], ReadContext(), workers=2, strict=False)
+    assert len(parts) == math.ceil(path.stat().st_size / (1 << 20))  # one per MiB
+    spans = [part.source.span for part in parts]
+    assert spans[0][0] == 0 and spans[-1][1] == path.stat().st_size  # type: ignore[index]
+    data = path.read_bytes()
+    assert all(data[end - 1 : end] == b"\n" for _, end in spans)  # type: ignore[misc]
+
+    spool_dir = tmp_path / "spool"
+    spool_dir.mkdir()
+    in_memory = run([str(path)], tmp_path / "memory.manifest", memory_mb=4096, workers=1)
+    in_parts = run(
+        [str(path)], tmp_path / "parts.manifest", memory_mb=16, workers=2, tmp_dir=str(spool_dir)
+    )
+    assert in_parts == in_memory
+    assert in_memory[1]["inputs"][0]["rejected"] == 3 * 5  # type: ignore[index]
+    assert list(spool_dir.iterdir()) == []

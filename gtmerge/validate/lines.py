@@ -85,8 +85,9 @@ def check_labels(
     pairs = supported = boxes = 0
     valid_date: Any = _MISSING  # the labels of a line usually share one creation-date
     for key, value in record.items():
-        metadata_key = pairing.get(key)
-        if metadata_key is None:
+        try:
+            metadata_key = pairing[key]
+        except KeyError:
             metadata_key = _metadata_key(key)
             if len(pairing) < _PAIRING_CACHE_SIZE:
                 pairing[key] = metadata_key
@@ -100,19 +101,26 @@ def check_labels(
         if use_case == CLASSIFICATION:
             # The most common attribute, checked inline by one flat test; the rules are
             # applied one by one only when it fails.
-            name = metadata.get("class-name")
-            confidence = metadata.get("confidence")
-            date = metadata.get("creation-date")
-            if not (
-                (type(value) is int or (type(value) is str and value.isascii() and value.isdigit()))
-                and type(confidence) in _NUMBER
-                and 0 <= confidence <= 1
-                and type(name) is str
-                and name
-                and metadata.get("human-annotated") in _YES_NO
-                and type(metadata.get("job-name", "")) is str
-                and (date == valid_date or creation_date_ok(date))
-            ):
+            try:
+                name = metadata["class-name"]
+                confidence = metadata["confidence"]
+                date = metadata["creation-date"]
+                looks_valid = (
+                    (
+                        type(value) is int
+                        or (type(value) is str and value.isascii() and value.isdigit())
+                    )
+                    and type(confidence) in _NUMBER
+                    and 0 <= confidence <= 1
+                    and type(name) is str
+                    and name
+                    and metadata["human-annotated"] in _YES_NO
+                    and type(metadata.get("job-name", "")) is str
+                    and (date == valid_date or creation_date_ok(date))
+                )
+            except KeyError:
+                looks_valid = False
+            if not looks_valid:
                 _explain_classification(key, value, metadata)
             valid_date = date
             if len(name) > MAX_LABEL_NAME_CHARS:
