@@ -26,22 +26,22 @@ INVALID_LINE_RATIO = 0.20
 # RCL gives no grammar for creation-date; these are every form seen in AWS examples (§3.6):
 # 'T' or a space, optional fraction, optional 'Z' or numeric offset.
 _DATE = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})?"
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}"
+    r"(?:\.[0-9]{1,9})?(?:Z|[+-][0-9]{2}:?[0-9]{2})?"
 )
 
 
 def is_valid_creation_date(value: object) -> bool:
-    """Whether ``value`` is a date-time string in one of the forms Rekognition accepts."""
-    if not isinstance(value, str):
+    """Whether ``value`` is a date-time string in one of the forms Rekognition accepts.
+
+    The regex pins the shape (``fromisoformat`` alone also takes a date without a time);
+    ``fromisoformat`` then checks the calendar (no 30 February) in C. About 0.5 µs: this runs
+    for every label of every line.
+    """
+    if type(value) is not str or _DATE.fullmatch(value) is None:
         return False
-    match = _DATE.fullmatch(value)
-    if match is None:
-        return False
-    # fromisoformat checks the calendar (no 30 February) in C; the regex has already pinned
-    # the shape, which fromisoformat alone would not (it also takes dates without a time).
-    stem = value[:19]
     try:
-        datetime.fromisoformat(stem)
+        datetime.fromisoformat(value[:19])
     except ValueError:
         return False
     return True

@@ -256,6 +256,7 @@ def _profile_merge(out_json: str, profiler: str, merge_args: list[str]) -> None:
             )
     wall = time.perf_counter() - started
     rows.sort(key=lambda row: -row["self"])
+    rows = [row for row in rows if row["self"] > 0 or (row.get("total") or 0) > 0.001 * total]
     Path(out_json).write_text(
         json.dumps(
             {
@@ -270,21 +271,33 @@ def _profile_merge(out_json: str, profiler: str, merge_args: list[str]) -> None:
 
 
 def _pyinstrument_rows(root: Any) -> list[dict[str, Any]]:
-    agg: dict[tuple[str, str, int], float] = {}
+    """Self time per function, and inclusive time (outermost calls only, no double counting)."""
+    own: dict[tuple[str, str, int], float] = {}
+    inclusive: dict[tuple[str, str, int], float] = {}
 
-    def walk(frame: Any) -> None:
-        own = sum(child.time for child in frame.children if child.is_synthetic)
-        if not frame.is_synthetic and own:
-            key = (frame.function, _short_path(frame.file_path or ""), frame.line_no or 0)
-            agg[key] = agg.get(key, 0.0) + own
+    def walk(frame: Any, active: frozenset[tuple[str, str, int]]) -> None:
+        key = (frame.function, _short_path(frame.file_path or ""), frame.line_no or 0)
+        mine = sum(child.time for child in frame.children if child.is_synthetic)
+        if mine:
+            own[key] = own.get(key, 0.0) + mine
+        if key not in active:
+            inclusive[key] = inclusive.get(key, 0.0) + frame.time
+            active = active | {key}
         for child in frame.children:
             if not child.is_synthetic:
-                walk(child)
+                walk(child, active)
 
-    walk(root)
+    walk(root, frozenset())
     return [
-        {"function": f, "file": p, "line": n, "self": t, "calls": None}
-        for (f, p, n), t in agg.items()
+        {
+            "function": f,
+            "file": p,
+            "line": n,
+            "self": own.get((f, p, n), 0.0),
+            "total": t,
+            "calls": None,
+        }
+        for (f, p, n), t in inclusive.items()
     ]
 
 
@@ -585,7 +598,7 @@ def bench_size(lines: int, args: argparse.Namespace, info: dict[str, Any]) -> di
 
     print(f"== {lines:,} lines", flush=True)
     dataset = gen_groundtruth.ensure(args.workdir / "data", lines, args.seed)
-    files = [str(path) for path in sorted(dataset.files)]
+    files = sorted(str(path) for path in dataset.files)  # S3 listing order (not Path order)
     total_bytes = dataset.bytes
     print(
         f"  dataset {dataset.root}: {total_bytes / 1e6:.0f} MB, {dataset.images:,} images",
@@ -811,15 +824,27 @@ def bench_jq(
 
 
 def same_objects(a: str, b: str) -> bool:
-    """Whether two JSON-lines files hold the same objects, in any order (key order ignored)."""
+    """Whether two JSON-lines files hold the same objects, in any order.
+
+    Key order is ignored, and so is how a number is spelled: jq writes ``0.0`` as ``0``.
+    """
     import orjson
+
+    def canonical(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {key: canonical(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [canonical(item) for item in value]
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        return value
 
     def digests(path: str) -> list[bytes]:
         out = []
         with open(path, "rb") as f:
             for line in f:
-                canonical = orjson.dumps(orjson.loads(line), option=orjson.OPT_SORT_KEYS)
-                out.append(hashlib.md5(canonical).digest())
+                obj = canonical(orjson.loads(line))
+                out.append(hashlib.md5(orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)).digest())
         out.sort()
         return out
 
@@ -899,7 +924,7 @@ def profile(lines: int, args: argparse.Namespace) -> dict[str, Any]:
     import gen_groundtruth
 
     dataset = gen_groundtruth.ensure(args.workdir / "data", lines, args.seed)
-    files = [str(path) for path in sorted(dataset.files)]
+    files = sorted(str(path) for path in dataset.files)  # S3 listing order (not Path order)
     env = gtmerge_env(args.gtmerge_src)
     options = merge_options(env)
     profiler = args.profiler
@@ -936,67 +961,69 @@ def profile(lines: int, args: argparse.Namespace) -> dict[str, Any]:
 
 
 #: Profile rows grouped by where the time is spent (first match wins).
+_BUILTIN = ("<built-in>", "~")
+
+
+def _is(row: dict[str, Any], *names: str) -> bool:
+    """A built-in function called one of ``names`` (pyinstrument writes ``dict.get``)."""
+    return row["file"] in _BUILTIN and row["function"].rsplit(".", 1)[-1] in names
+
+
+def _in(row: dict[str, Any], *prefixes: str) -> bool:
+    return bool(row["file"].startswith(prefixes))
+
+
+#: Profile rows grouped by where the time is spent (first match wins).
 CATEGORIES: list[tuple[str, Callable[[dict[str, Any]], bool]]] = [
+    ("parse JSON (orjson.loads)", lambda r: _is(r, "loads")),
+    ("write JSON (orjson.dumps)", lambda r: _is(r, "dumps")),
     (
-        "parse JSON (orjson.loads)",
-        lambda r: r["function"] == "loads" and r["file"] in ("<built-in>", "~"),
+        "model objects (dataclass __init__/__hash__/__eq__)",
+        lambda r: r["file"] in ("<string>",) or _in(r, "gtmerge/model"),
     ),
     (
-        "write JSON (orjson.dumps)",
-        lambda r: r["function"] == "dumps" and r["file"] in ("<built-in>", "~"),
+        "Ground Truth reader: field checks",
+        lambda r: _in(r, "gtmerge/readers/", "gtmerge/rekognition"),
     ),
+    ("image keys (normalise_key)", lambda r: _in(r, "gtmerge/keys")),
+    ("merge (ImageMerger, dedup)", lambda r: _in(r, "gtmerge/merger")),
     (
-        "Ground Truth reader: field checks, model objects",
-        lambda r: r["file"].startswith(
-            ("gtmerge/readers/", "gtmerge/model", "gtmerge/rekognition", "<string>")
-        ),
+        "spool: encode, decode, partitions, workers",
+        lambda r: _in(r, "gtmerge/spool", "gtmerge/workers", "gtmerge/ingest", "heapq"),
     ),
-    ("image keys (normalise_key)", lambda r: r["file"].startswith("gtmerge/keys")),
-    ("merge (ImageMerger, dedup)", lambda r: r["file"].startswith("gtmerge/merger")),
+    ("render (writer)", lambda r: _in(r, "gtmerge/writer")),
+    ("validate the output (validate/)", lambda r: _in(r, "gtmerge/validate/")),
+    ("report counters", lambda r: _in(r, "gtmerge/report", "collections/")),
     (
-        "spool / partitions / workers",
-        lambda r: r["file"].startswith(("gtmerge/spool", "gtmerge/workers", "gtmerge/ingest")),
-    ),
-    ("render (writer)", lambda r: r["file"].startswith("gtmerge/writer")),
-    ("validate the output (validate/)", lambda r: r["file"].startswith("gtmerge/validate/")),
-    (
-        "read lines, decompress, I/O",
+        "file I/O, decompression",
         lambda r: (
-            r["file"].startswith(
-                ("gtmerge/sources", "gtmerge/destination", "_compression", "gzip", "smart_open")
+            _in(
+                r,
+                "gtmerge/sources",
+                "gtmerge/destination",
+                "_compression",
+                "gzip",
+                "smart_open",
+                "shutil",
+                "tempfile",
             )
-            or r["function"] in ("readline", "write", "read", "readinto", "peek")
+            or _is(r, "readline", "write", "read", "readinto", "peek", "open", "unlink", "__exit__")
         ),
     ),
-    ("report, API loop", lambda r: r["file"].startswith(("gtmerge/report", "gtmerge/api"))),
-    ("regex (re)", lambda r: r["function"] in ("fullmatch", "match", "search")),
+    ("regular expressions", lambda r: _is(r, "fullmatch", "match", "search")),
     (
-        "hashing / isinstance / dict ops",
-        lambda r: (
-            r["function"]
-            in (
-                "hash",
-                "isinstance",
-                "get",
-                "__hash__",
-                "__eq__",
-                "len",
-                "items",
-                "append",
-                "setdefault",
-                "update",
-                "startswith",
-                "endswith",
-            )
-        ),
+        "built-ins (isinstance, dict.get, hash, ...)",
+        lambda r: r["file"] in _BUILTIN or _in(r, "<frozen abc>"),
     ),
+    ("gc pause/resume (contextlib __exit__)", lambda r: _in(r, "contextlib")),
+    ("gtmerge API loop", lambda r: _in(r, "gtmerge/api")),
 ]
 
 
 def categorise(rows: list[dict[str, Any]], total: float) -> list[tuple[str, float]]:
     sums: dict[str, float] = {}
     for row in rows:
-        name = next((label for label, test in CATEGORIES if test(row)), "other (imports, builtins)")
+        name = next((label for label, test in CATEGORIES if test(row)), "other (imports, startup)")
         sums[name] = sums.get(name, 0.0) + row["self"]
     out = sorted(sums.items(), key=lambda kv: -kv[1])
     return [(name, value / total * 100) for name, value in out if total]
@@ -1180,7 +1207,18 @@ def _render_profile(prof: dict[str, Any]) -> list[str]:
     for name, pct in categorise(prof["rows"], total):
         if pct >= 0.5:
             out.append(f"| {name} | {pct:.1f} |")
-    out += ["", "| function | file:line | self % | calls |", "|---|---|--:|--:|"]
+    with_total = [row for row in prof["rows"] if row.get("total") is not None]
+    if with_total:
+        out += ["", "Inclusive time of gtmerge's own functions (callees included):", ""]
+        out += ["| function | file:line | total % |", "|---|---|--:|"]
+        mine = [row for row in with_total if row["file"].startswith("gtmerge/")]
+        for row in sorted(mine, key=lambda row: -row["total"])[:22]:
+            out.append(
+                f"| `{row['function']}` | {row['file']}:{row['line']} "
+                f"| {row['total'] / total * 100:.1f} |"
+            )
+    out += ["", "Top functions by self time:", ""]
+    out += ["| function | file:line | self % | calls |", "|---|---|--:|--:|"]
     for row in prof["rows"][:15]:
         calls = f"{row['calls']:,}" if row.get("calls") else ""
         out.append(

@@ -29,6 +29,9 @@ _MULTILABEL = "groundtruth/image-classification-multilabel"
 _VERIFICATION = "groundtruth/label-verification"
 #: Keys Rekognition's own validation output adds to a line; they are not label attributes.
 _PASSTHROUGH = frozenset({"source-ref", "errors", "warnings", "cl-errors", "cl-metadata"})
+#: Exact types: bool is an int subclass, and True is not a coordinate.
+_NUMBERS = frozenset({int, float})
+_CLASS_IDS = frozenset({int, str})
 
 
 class UnusableAttribute(ValueError):
@@ -144,14 +147,12 @@ def _read_pair(
 
 
 def _classification(value: Any, metadata: dict[str, Any]) -> Label:
-    if isinstance(value, bool) or not isinstance(value, (int, str)):
+    if type(value) is not int and type(value) is not str:
         raise UnusableAttribute("classification value is not a class index")
     return Label(
         _text(metadata, "class-name"),
         _confidence(metadata.get("confidence"), "confidence"),
-        _human(metadata),
-        _date(metadata),
-        _job_name(metadata),
+        *_provenance(metadata),
     )
 
 
@@ -160,7 +161,7 @@ def _multilabel(value: Any, metadata: dict[str, Any]) -> list[Label]:
         raise UnusableAttribute("multi-label value is not a list of class ids")
     class_map = _mapping(metadata, "class-map")
     confidences = _mapping(metadata, "confidence-map") if value else {}
-    human, date, job = _human(metadata), _date(metadata), _job_name(metadata)
+    human, date, job = _provenance(metadata)
     labels = []
     for class_id in value:
         name = _class_name(class_map, class_id)
@@ -185,24 +186,39 @@ def _box_set(value: Any, metadata: dict[str, Any]) -> BoxSet:
     class_map = _mapping(metadata, "class-map") if annotations else {}
     boxes = []
     for index, (box, conf) in enumerate(zip(annotations, objects, strict=False)):
-        if not isinstance(box, dict) or not isinstance(conf, dict):
-            raise UnusableAttribute(f"box {index} is not an object")
-        boxes.append(
-            Box(
-                _class_name(class_map, box.get("class_id")),
-                _number(box, "left", index),
-                _number(box, "top", index),
-                _number(box, "width", index),
-                _number(box, "height", index),
-                _confidence(conf.get("confidence"), f"objects[{index}].confidence"),
-            )
-        )
-    return BoxSet(
-        _image_size(value.get("image_size")),
-        tuple(boxes),
-        _human(metadata),
-        _date(metadata),
-        _job_name(metadata),
+        # The common, valid box takes this straight path; anything unusual goes through
+        # _checked_box, which finds the exact reason.
+        if type(box) is dict and type(conf) is dict:
+            left, top = box.get("left"), box.get("top")
+            width, height = box.get("width"), box.get("height")
+            confidence, class_id = conf.get("confidence"), box.get("class_id")
+            name = class_map.get(str(class_id)) if type(class_id) in _CLASS_IDS else None
+            if (
+                type(left) in _NUMBERS
+                and type(top) in _NUMBERS
+                and type(width) in _NUMBERS
+                and type(height) in _NUMBERS
+                and type(confidence) in _NUMBERS
+                and 0 <= confidence <= 1  # type: ignore[operator]
+                and type(name) is str
+                and name
+            ):
+                boxes.append(Box(name, left, top, width, height, confidence))  # type: ignore[arg-type]
+                continue
+        boxes.append(_checked_box(index, box, conf, class_map))
+    return BoxSet(_image_size(value.get("image_size")), tuple(boxes), *_provenance(metadata))
+
+
+def _checked_box(index: int, box: Any, conf: Any, class_map: dict[str, Any]) -> Box:
+    if not isinstance(box, dict) or not isinstance(conf, dict):
+        raise UnusableAttribute(f"box {index} is not an object")
+    return Box(
+        _class_name(class_map, box.get("class_id")),
+        _number(box, "left", index),
+        _number(box, "top", index),
+        _number(box, "width", index),
+        _number(box, "height", index),
+        _confidence(conf.get("confidence"), f"objects[{index}].confidence"),
     )
 
 
@@ -272,20 +288,15 @@ def _confidence(value: Any, field: str) -> float:
     return value  # type: ignore[no-any-return]
 
 
-def _human(metadata: dict[str, Any]) -> bool:
-    value = metadata.get("human-annotated")
-    if value == "yes":
-        return True
-    if value == "no":
-        return False
-    raise UnusableAttribute(f"human-annotated {_short(value)} is not 'yes' or 'no'")
-
-
-def _date(metadata: dict[str, Any]) -> str:
-    value = metadata.get("creation-date")
-    if not isinstance(value, str) or not rekognition.is_valid_creation_date(value):
-        raise UnusableAttribute(f"creation-date {_short(value)} is not a UTC date-time")
-    return value
+def _provenance(metadata: dict[str, Any]) -> tuple[bool, str, str | None]:
+    """human-annotated, creation-date and job-name, which every label and box set carries."""
+    human = metadata.get("human-annotated")
+    if human != "yes" and human != "no":
+        raise UnusableAttribute(f"human-annotated {_short(human)} is not 'yes' or 'no'")
+    date = metadata.get("creation-date")
+    if not rekognition.is_valid_creation_date(date):
+        raise UnusableAttribute(f"creation-date {_short(date)} is not a UTC date-time")
+    return human == "yes", date, _job_name(metadata)  # type: ignore[return-value]
 
 
 def _job_name(metadata: dict[str, Any]) -> str | None:

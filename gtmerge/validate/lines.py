@@ -20,9 +20,9 @@ from gtmerge.rekognition import (
     MIN_BOX_PIXELS,
     SCALED_MAX_SIDE,
     is_confidence,
+    is_valid_creation_date,
 )
 from gtmerge.validate import codes
-from gtmerge.validate.dates import creation_date_ok
 from gtmerge.validate.findings import Finding
 
 #: Keys that are never label attributes: the image, and what Rekognition's own validation
@@ -116,7 +116,7 @@ def check_labels(
                     and name
                     and metadata["human-annotated"] in _YES_NO
                     and type(metadata.get("job-name", "")) is str
-                    and (date == valid_date or creation_date_ok(date))
+                    and (date == valid_date or is_valid_creation_date(date))
                 )
             except KeyError:
                 looks_valid = False
@@ -253,7 +253,7 @@ def _explain_common_metadata(metadata_key: str, metadata: dict[str, Any]) -> Non
     """The fields both use cases require: human-annotated, creation-date, optional job-name."""
     if metadata.get("human-annotated") not in _YES_NO:
         raise _metadata_error(metadata_key, metadata, "human-annotated", '"yes" or "no"')
-    if not creation_date_ok(metadata.get("creation-date")):
+    if not is_valid_creation_date(metadata.get("creation-date")):
         raise _metadata_error(
             metadata_key, metadata, "creation-date", "a UTC date-time like 2020-03-06T17:46:39.176"
         )
@@ -309,7 +309,7 @@ def _check_detection(
             and type(class_map) is dict
             and metadata.get("human-annotated") in _YES_NO
             and type(metadata.get("job-name", "")) is str
-            and creation_date_ok(metadata.get("creation-date"))
+            and is_valid_creation_date(metadata.get("creation-date"))
         )
     except (KeyError, IndexError, TypeError, AttributeError):
         looks_valid = False
