@@ -326,9 +326,9 @@ class Run:
 class TreeSampler(threading.Thread):
     """Samples the summed RSS of a process and all its descendants."""
 
-    def __init__(self, pid: int, interval: float = 0.05) -> None:
+    def __init__(self, pid: int, interval: float = 0.05, skip_root: bool = False) -> None:
         super().__init__(daemon=True)
-        self.pid, self.interval = pid, interval
+        self.pid, self.interval, self.skip_root = pid, interval, skip_root
         self.peak = 0
         self._stop_event = threading.Event()
         self._page = os.sysconf("SC_PAGE_SIZE")
@@ -358,6 +358,8 @@ class TreeSampler(threading.Thread):
         while todo:
             pid = todo.pop()
             todo.extend(children.get(pid, ()))
+            if pid == self.pid and self.skip_root:
+                continue
             try:
                 with open(f"/proc/{pid}/statm", "rb") as statm:
                     total += int(statm.read().split()[1]) * self._page
@@ -366,38 +368,61 @@ class TreeSampler(threading.Thread):
         return total
 
 
+#: Starts the measured command from a small process and reports its rusage. A child's
+#: ru_maxrss starts at its parent's RSS (fork and vfork alike: exec records the old address
+#: space's high-water mark), so the benchmark's own memory must not be the parent.
+LAUNCHER = """
+import json, os, sys, time
+report, cmd = sys.argv[1], sys.argv[2:]
+started = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execvp(cmd[0], cmd)
+    finally:
+        os._exit(127)
+_, status, usage = os.wait4(pid, 0)
+wall = time.perf_counter() - started
+with open(report, "w") as f:
+    json.dump({"wall": wall, "cpu": usage.ru_utime + usage.ru_stime,
+               "maxrss": usage.ru_maxrss * 1024, "status": os.waitstatus_to_exitcode(status),
+               "pid": pid}, f)
+"""
+
+
 def run_measured(
     cmd: Sequence[str],
     env: dict[str, str] | None = None,
     memory_limit: int | None = None,
     stdout: str | None = None,
 ) -> Run:
-    """Run ``cmd`` as a child; wall and CPU time and peak RSS of it and its descendants."""
-
+    """Run ``cmd`` in its own process; wall and CPU time and peak RSS of it and its children."""
+    cmd = list(cmd)
     if memory_limit:
-        # Through a shell rather than preexec_fn: preexec_fn makes subprocess fork() instead of
-        # vfork(), and a forked child's ru_maxrss keeps the parent's pages counted after exec.
         cmd = ["bash", "-c", f'ulimit -v {memory_limit // 1024} && exec "$@"', "bash", *cmd]
-    with tempfile.TemporaryFile() as err, contextlib.ExitStack() as stack:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        tempfile.TemporaryFile() as err,
+        contextlib.ExitStack() as stack,
+    ):
+        report = os.path.join(tmp, "rusage.json")
         out = stack.enter_context(open(stdout, "wb")) if stdout else subprocess.DEVNULL
-        started = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
-        sampler = TreeSampler(proc.pid)
+        launcher = [sys.executable, "-I", "-S", "-c", LAUNCHER, report, *cmd]
+        proc = subprocess.Popen(launcher, stdout=out, stderr=err, env=env)
+        sampler = TreeSampler(proc.pid, skip_root=True)
         sampler.start()
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
+        proc.wait()
         sampler.stop()
         err.seek(0)
         stderr = err.read().decode("utf-8", "replace")
-    # ru_maxrss (KiB on Linux) after wait4 is the largest of the child and its reaped children.
+        try:
+            usage = json.loads(Path(report).read_text())
+        except (OSError, ValueError):
+            return Run(0.0, 0.0, 0, 0, proc.returncode or 1, stderr)
+    # ru_maxrss after wait4 is the largest of the child and its reaped children.
+    maxrss = int(usage["maxrss"])
     return Run(
-        wall,
-        usage.ru_utime + usage.ru_stime,
-        usage.ru_maxrss * 1024,
-        max(sampler.peak, usage.ru_maxrss * 1024),
-        proc.returncode,
-        stderr,
+        usage["wall"], usage["cpu"], maxrss, max(sampler.peak, maxrss), usage["status"], stderr
     )
 
 

@@ -11,9 +11,6 @@ from types import FrameType
 from gtmerge import __version__
 from gtmerge.cli import mappings, merge, validate
 
-#: Exit statuses shared by every subcommand.
-EXIT_OK, EXIT_INVALID, EXIT_FAILED = 0, 1, 2
-
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(

@@ -7,6 +7,14 @@ import sys
 from typing import Any
 
 from gtmerge.api import DEFAULT_MEMORY_MB, InvalidOutput, MergeError, merge
+from gtmerge.cli.options import (
+    EXIT_FAILED,
+    EXIT_INVALID,
+    EXIT_OK,
+    add_progress_option,
+    add_s3_options,
+    positive_int,
+)
 from gtmerge.writer import DEFAULT_BOX_ATTRIBUTE, DEFAULT_LABEL_ATTRIBUTE
 
 EXAMPLES = """\
@@ -93,29 +101,17 @@ def add_parser(commands: Any) -> None:
         action="store_true",
         help="fail (exit 1, nothing written) if the merged manifest breaks Rekognition's rules",
     )
-    s3 = parser.add_argument_group("S3")
-    s3.add_argument(
-        "--endpoint-url",
-        metavar="URL",
-        help="S3 endpoint (default: AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL / AWS)",
-    )
-    s3.add_argument("--sse", choices=["AES256", "aws:kms"], help="server-side encryption")
-    s3.add_argument("--sse-kms-key-id", metavar="KEY", help="KMS key for --sse aws:kms")
-    s3.add_argument(
-        "--expected-bucket-owner",
-        metavar="ACCOUNT",
-        help="fail any S3 request to a bucket owned by another account",
-    )
+    add_s3_options(parser)
     scale = parser.add_argument_group("scale")
     scale.add_argument(
         "--workers",
-        type=_positive,
+        type=positive_int,
         metavar="N",
         help="processes that read and merge in parallel (default: the number of cores)",
     )
     scale.add_argument(
         "--memory",
-        type=_positive,
+        type=positive_int,
         default=DEFAULT_MEMORY_MB,
         metavar="MB",
         help="working-memory budget; larger inputs are spooled to disk (default: %(default)s)",
@@ -125,12 +121,7 @@ def add_parser(commands: Any) -> None:
         metavar="DIR",
         help="where spool files go (default: the system temp dir); always removed",
     )
-    parser.add_argument(
-        "--progress",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="progress bar on stderr (default: only on a terminal)",
-    )
+    add_progress_option(parser)
     parser.set_defaults(run=run)
 
 
@@ -158,16 +149,6 @@ def run(args: argparse.Namespace) -> int:
         )
     except MergeError as exc:
         print(f"gtmerge merge: {exc}", file=sys.stderr)
-        return 1 if isinstance(exc, InvalidOutput) else 2
+        return EXIT_INVALID if isinstance(exc, InvalidOutput) else EXIT_FAILED
     print(report.summary(), file=sys.stderr)
-    return 0
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
-    return value
+    return EXIT_OK

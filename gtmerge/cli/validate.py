@@ -8,14 +8,21 @@ from typing import Any
 
 import orjson
 
+from gtmerge.cli.options import (
+    EXIT_FAILED,
+    EXIT_INVALID,
+    EXIT_OK,
+    add_progress_option,
+    add_s3_options,
+    positive_int,
+    s3_settings,
+)
 from gtmerge.rekognition import DEFAULT_MAX_LINES
-from gtmerge.s3 import S3, S3Settings, describe_error
+from gtmerge.s3 import S3, describe_error
 from gtmerge.sources import InputError, expand
 from gtmerge.validate import validate
 from gtmerge.validate.annotate import write_annotated
 from gtmerge.validate.report import text_report
-
-EXIT_OK, EXIT_INVALID, EXIT_FAILED = 0, 1, 2
 
 
 def add_parser(commands: Any) -> None:
@@ -47,7 +54,7 @@ def add_parser(commands: Any) -> None:
     )
     parser.add_argument(
         "--max-lines",
-        type=_positive,
+        type=positive_int,
         default=DEFAULT_MAX_LINES,
         metavar="N",
         help=f"line quota (default {DEFAULT_MAX_LINES:,}; raise it for a raised quota)",
@@ -57,30 +64,13 @@ def add_parser(commands: Any) -> None:
         metavar="OUT",
         help="write a copy of MANIFEST with errors and warnings inside the offending lines",
     )
-    parser.add_argument(
-        "--progress",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="progress bars on stderr (default: only when stderr is a terminal)",
-    )
-    parser.add_argument("--endpoint-url", help="S3 endpoint, e.g. for an S3-compatible store")
-    parser.add_argument(
-        "--expected-bucket-owner",
-        metavar="ACCOUNT_ID",
-        help="fail S3 requests to buckets owned by another account",
-    )
+    add_s3_options(parser)
+    add_progress_option(parser)
     parser.set_defaults(run=run)
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
 def run(args: argparse.Namespace) -> int:
-    s3 = S3(S3Settings(args.endpoint_url, expected_bucket_owner=args.expected_bucket_owner))
+    s3 = S3(s3_settings(args))
     try:
         if args.annotate and len(args.manifests) != 1:
             raise InputError(f"{args.annotate}: --annotate takes exactly one MANIFEST")
