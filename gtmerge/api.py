@@ -89,9 +89,12 @@ def merge(
     settings = S3Settings(endpoint_url, sse, sse_kms_key_id, expected_bucket_owner)
     s3 = S3(settings)
     sources = _expand_all(inputs, mapping, s3)
-    for target in (output, report, rejects):
-        if target and any(same_target(target, source.uri) for source in sources):
+    targets = [target for target in (output, report, rejects) if target]
+    for number, target in enumerate(targets):
+        if any(same_target(target, source.uri) for source in sources):
             raise MergeError(f"{target}: refusing to overwrite one of the inputs")
+        if any(same_target(target, other) for other in targets[number + 1 :]):
+            raise MergeError(f"{target}: the output, report and rejects need distinct files")
     try:
         plan = plan_run(sources, s3, memory_mb, workers or os.cpu_count() or 1)
     except ValueError as exc:
@@ -124,9 +127,10 @@ def merge(
                 f"({len(validation.errors)} errors, first: {first.code} on line {first.line}); "
                 "nothing was written"
             )
-        if report:
-            with open_destination(report, s3) as report_out:
-                report_out.write(orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2))
+    # Written once the manifest is in place, so that a report never describes a failed run.
+    if report:
+        with open_destination(report, s3) as report_out:
+            report_out.write(orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2))
     return result
 
 

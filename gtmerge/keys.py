@@ -38,16 +38,16 @@ def normalise_key(ref: str) -> str:
             return ref
     scheme, sep, rest = ref.partition("://")
     if not sep:
-        raise InvalidKey(f"source-ref {ref!r} is not an s3:// URI")
+        raise InvalidKey(f"source-ref {_shown(ref)} is not an s3:// URI")
     scheme = scheme.lower()
     if scheme == "s3":
         bucket, slash, key = rest.partition("/")
         if not bucket or not slash or not key:
-            raise InvalidKey(f"source-ref {ref!r} has no bucket or no object key")
+            raise InvalidKey(f"source-ref {_shown(ref)} has no bucket or no object key")
         return f"s3://{bucket}/{_decode(key, ref)}"
     if scheme in ("https", "http"):
         return _from_url(ref)
-    raise InvalidKey(f"source-ref {ref!r} is not an s3:// URI")
+    raise InvalidKey(f"source-ref {_shown(ref)} is not an s3:// URI")
 
 
 def bucket_of(key: str) -> str:
@@ -56,11 +56,20 @@ def bucket_of(key: str) -> str:
 
 
 def join_key(root: str, name: str) -> str:
-    """Resolve ``name`` (a relative file name or a full URI) against ``root`` and normalise it."""
+    """Resolve ``name`` (a relative file name or a full URI) against ``root`` and normalise it.
+
+    With a root, a full URI must name the root's bucket: an export must not be able to point
+    a dataset at another bucket than the one its user chose.
+    """
     if "://" in name:
-        return normalise_key(name)
+        key = normalise_key(name)
+        if root and bucket_of(key) != bucket_of(normalise_key(root.rstrip("/") + "/_")):
+            raise InvalidKey(f"{_shown(name)} is outside the image root's bucket ({_shown(root)})")
+        return key
     if not root:
-        raise InvalidKey(f"{name!r} is a relative name and no image root was given (--image-root)")
+        raise InvalidKey(
+            f"{_shown(name)} is a relative name and no image root was given (--image-root)"
+        )
     return normalise_key(root.rstrip("/") + "/" + name.lstrip("/"))
 
 
@@ -74,10 +83,16 @@ def _from_url(ref: str) -> str:
     elif _PATH_HOST.match(host):
         bucket, _, key = path.partition("/")
     else:
-        raise InvalidKey(f"source-ref {ref!r} is not an S3 URL")
+        raise InvalidKey(f"source-ref {_shown(ref)} is not an S3 URL")
     if not bucket or not key:
-        raise InvalidKey(f"source-ref {ref!r} has no bucket or no object key")
+        raise InvalidKey(f"source-ref {_shown(ref)} has no bucket or no object key")
     return f"s3://{bucket}/{_decode(key, ref)}"
+
+
+def _shown(ref: str) -> str:
+    """A reference as error messages show it: without a query string, which for a presigned
+    URL holds a signature and a credential."""
+    return repr(ref.partition("?")[0])
 
 
 def _decode(key: str, ref: str) -> str:
@@ -86,4 +101,6 @@ def _decode(key: str, ref: str) -> str:
     try:
         return unquote(key, errors="strict")
     except UnicodeDecodeError as exc:
-        raise InvalidKey(f"source-ref {ref!r} has percent-escapes that are not UTF-8") from exc
+        raise InvalidKey(
+            f"source-ref {_shown(ref)} has percent-escapes that are not UTF-8"
+        ) from exc

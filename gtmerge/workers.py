@@ -27,7 +27,10 @@ _progress: Any = None  # a shared byte counter in each worker (set by the pool i
 def _init_worker(counter: Any) -> None:
     global _progress
     _progress = counter
+    # The parent stops the pool on Ctrl-C, and terminates it with SIGTERM, which must end a
+    # worker quietly: not the CLI's handler (inherited through fork) raising in every worker.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def count_bytes(n: int) -> None:

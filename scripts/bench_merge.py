@@ -1345,6 +1345,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.gtmerge_src:
         args.gtmerge_src = args.gtmerge_src.resolve()
 
+    for stored in stored_results(args.workdir):  # jq's memory per line, from an earlier run
+        for row in stored["rows"]:
+            if row["key"] == "jq" and row["status"] == "ok" and row["lines"] < min(sizes):
+                args.jq_rss_per_line = max(args.jq_rss_per_line, row["max_rss"] / row["lines"])
     if not (args.docs_only or args.profile_only):
         info = machine()
         for lines in sizes:

@@ -1,0 +1,165 @@
+"""Properties of the merge, checked on generated Ground Truth inputs (hypothesis, derandomized).
+
+- the merged bytes do not depend on how the records are split across files or padded with
+  blank lines;
+- merging the output with itself, or again, changes nothing;
+- every input line is accounted for exactly once in the report;
+- the validator finds no error in the merge of valid inputs;
+- reading what was written gives back the same canonical records.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from builders import boxes, classification, line, multilabel
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from procs import record_figures
+
+from gtmerge import merge
+from gtmerge.readers import Parsed
+from gtmerge.readers.groundtruth import parse_line
+from gtmerge.validate import ManifestValidator
+from gtmerge.writer import ManifestFormat
+
+SETTINGS = settings(
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+IMAGES = [f"img{i}.jpg" for i in range(6)]
+CLASSES = ["cat", "dog", "bird", "fish"]
+DATES = ["2018-10-18T22:18:13.527256", "2020-02-27T21:36:25"]
+
+attribute = st.one_of(
+    st.builds(
+        lambda name, cls, human, date: classification(
+            name, cls, human="yes" if human else "no", date=date
+        ),
+        st.sampled_from(["species", "kind"]),
+        st.sampled_from(CLASSES),
+        st.booleans(),
+        st.sampled_from(DATES),
+    ),
+    st.builds(
+        lambda picked: multilabel("scene", {i: (CLASSES[i], 0.5) for i in picked}),
+        st.sets(st.integers(0, len(CLASSES) - 1), min_size=1),
+    ),
+    st.builds(
+        lambda cls, left: boxes("bb", [(cls, left, 2, 30, 40)]),
+        st.sampled_from(CLASSES),
+        st.integers(0, 3),
+    ),
+)
+valid_line = st.builds(
+    lambda image, attributes: line(image, *attributes),
+    st.sampled_from(IMAGES),
+    st.lists(attribute, min_size=1, max_size=2),
+)
+bad_line = st.sampled_from(
+    [
+        "not json",
+        '{"source-ref": 7}',
+        "[1, 2]",
+        line("x.jpg", {"seg": 1, "seg-metadata": {"type": "groundtruth/semantic-segmentation"}}),
+        '{"source-ref": "http://example.com/x.jpg"}',
+    ]
+)
+valid_lines = st.lists(valid_line, min_size=1, max_size=25)
+any_lines = st.lists(st.one_of(valid_line, bad_line, st.just("")), min_size=1, max_size=25)
+
+
+def run(files: list[list[str]], **options: Any) -> tuple[bytes, dict[str, Any]]:
+    """Write each file's lines, merge them all, return the output bytes and the report."""
+    with tempfile.TemporaryDirectory() as directory:
+        paths = []
+        for index, lines in enumerate(files):
+            path = Path(directory, f"in{index}.manifest")
+            path.write_text("".join(text + "\n" for text in lines))
+            paths.append(str(path))
+        out, report = Path(directory, "out.manifest"), Path(directory, "report.json")
+        # named, not detected: a file of blank lines alone has no format to detect
+        merge(paths, str(out), report=str(report), mapping="groundtruth", **options)
+        return out.read_bytes(), json.loads(report.read_text())
+
+
+def check(name: str, strategy: Any, prop: Callable[[Any], None]) -> None:
+    """Run ``prop`` on ``strategy``'s examples and record how many ran."""
+    calls = [0]
+
+    def counted(case: Any) -> None:
+        calls[0] += 1
+        prop(case)
+
+    SETTINGS(given(strategy)(counted))()
+    record_figures(f"properties::{name}", examples=calls[0])
+
+
+def test_the_merge_does_not_depend_on_how_records_are_split() -> None:
+    def prop(case: tuple[list[str], list[int], list[int]]) -> None:
+        lines, cuts, blanks = case
+        whole, _ = run([lines])
+        padded = list(lines)
+        for at in sorted(blanks, reverse=True):
+            padded.insert(at % (len(padded) + 1), "")
+        bounds = [0, *sorted(c % (len(padded) + 1) for c in cuts), len(padded)]
+        split = [padded[a:b] for a, b in itertools.pairwise(bounds)]
+        assert run(split)[0] == whole
+
+    check(
+        "split",
+        st.tuples(
+            valid_lines,
+            st.lists(st.integers(0, 99), max_size=4),
+            st.lists(st.integers(0, 99), max_size=3),
+        ),
+        prop,
+    )
+
+
+def test_merging_the_output_with_itself_changes_nothing() -> None:
+    def prop(lines: list[str]) -> None:
+        once, _ = run([lines])
+        text = once.decode().splitlines()
+        assert run([text])[0] == once
+        assert run([text, text])[0] == once
+
+    check("idempotent", valid_lines, prop)
+
+
+def test_every_input_line_is_accounted_for_exactly_once() -> None:
+    def prop(files: list[list[str]]) -> None:
+        _, report = run(files)
+        for entry, lines in zip(report["inputs"], files, strict=True):
+            assert entry["lines"] == len(lines)
+            parts = entry["used"] + entry["duplicates"] + entry["rejected"] + entry["skipped"]
+            assert parts == len(lines)
+            assert entry["skipped"] == lines.count("")
+
+    check("accounting", st.lists(any_lines, min_size=1, max_size=3), prop)
+
+
+def test_the_merge_of_valid_inputs_validates_and_reads_back_the_same() -> None:
+    fmt = ManifestFormat()
+
+    def prop(lines: list[str]) -> None:
+        written, report = run([lines])
+        assert report["totals"]["rejected"] == 0
+        validator = ManifestValidator()
+        for number, raw in enumerate(written.splitlines(keepends=True), 1):
+            validator.feed(raw)
+            item = parse_line(number, raw)
+            assert isinstance(item, Parsed)
+            assert item.dropped == ()
+            assert fmt.render(item.image) == raw  # the same canonical record, byte for byte
+        # dataset-level rules (at least two classes, ...) depend on the draw, not on the merge
+        assert [e for e in validator.finish().errors if e.line is not None] == []
+
+    check("validate-and-read-back", valid_lines, prop)
