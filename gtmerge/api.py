@@ -42,6 +42,7 @@ from gtmerge.workers import Runner, runner
 from gtmerge.writer import DEFAULT_BOX_ATTRIBUTE, DEFAULT_LABEL_ATTRIBUTE, ManifestFormat
 
 DEFAULT_MEMORY_MB = 128
+_FINDINGS_KEPT_PER_CODE = 1000
 __all__ = ["BadRecord", "InvalidOutput", "MergeError", "merge"]
 
 
@@ -100,7 +101,10 @@ def merge(
     except ValueError as exc:
         raise MergeError(str(exc)) from exc
     result = Report(output)
-    validator = ManifestValidator()
+    # Each image is written once, so no duplicate check is needed: the validator then keeps
+    # no per-image state, and only a sample of each kind of finding, whatever the size. As in
+    # Rekognition, lines past the default quota are counted, not checked.
+    validator = ManifestValidator(remember_refs=False, max_findings=_FINDINGS_KEPT_PER_CODE)
     with ExitStack() as stack:
         bar = stack.enter_context(_progress_bar(sources, progress))
         workdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="gtmerge-", dir=tmp_dir))

@@ -137,13 +137,14 @@ class Report:
         (the validation of the output, folded for reading)."""
         if not self.validation:
             return []
+        counts = self.validation["summary"]["findings_by_code"]
         by_code: dict[str, dict[str, Any]] = {}
         for finding in self.validation["errors"] + self.validation["warnings"]:
+            code = finding["code"]
             entry = by_code.setdefault(
-                finding["code"], {"code": finding["code"], "count": 0, "message": "", "lines": []}
+                code,
+                {"code": code, "count": counts[code], "message": finding["message"], "lines": []},
             )
-            entry["count"] += 1
-            entry["message"] = entry["message"] or finding["message"]
             if finding["line"] is not None and len(entry["lines"]) < _LINES_SHOWN:
                 entry["lines"].append(finding["line"])
         return list(by_code.values())

@@ -217,11 +217,16 @@ def open_source(
     counted = raw if on_bytes is None else _CountingReader(raw, on_bytes)
     buffered = io.BufferedReader(cast(io.RawIOBase, counted), _READ_BUFFER)
     codec = sniff_compression(buffered.peek(6)[:6])
-    stream = cast(
-        BinaryIO,
+    decompressed = (
         smart_open.compression.compression_wrapper(buffered, "rb", compression=codec)
         if codec
-        else buffered,
+        else None
+    )
+    stream = cast(
+        BinaryIO,
+        buffered
+        if decompressed is None
+        else io.BufferedReader(_Decompressed(decompressed, source.name), _READ_BUFFER),
     )
     try:
         yield stream
@@ -230,6 +235,30 @@ def open_source(
             buffered.detach()
         else:
             stream.close()
+
+
+class _Decompressed(io.RawIOBase):
+    """A decompressing stream whose codec errors (a truncated or corrupt gzip, bzip2, xz or
+    zstd stream raises EOFError, zlib.error, lzma.LZMAError...) become one-line InputErrors."""
+
+    def __init__(self, stream: Any, name: str) -> None:
+        self._stream = stream
+        self._name = name
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        try:
+            return int(self._stream.readinto(buffer))
+        except InputError:
+            raise
+        except Exception as exc:  # each codec has its own error classes
+            raise InputError(f"{self._name}: cannot decompress: {exc}") from exc
+
+    def close(self) -> None:
+        self._stream.close()
+        super().close()
 
 
 #: Longest input line read into memory; a longer one is skipped in chunks and reported.

@@ -297,3 +297,20 @@ def test_every_codec_round_trips_whatever_the_input_is_named(tmp_path: Path, suf
     out = tmp_path / "out.manifest"
     merge([str(disguised)], str(out))
     assert read_lines(out)[0]["label0-metadata"]["class-name"] == "dog"  # type: ignore[index]
+
+
+def test_report_counts_every_finding_but_keeps_a_sample(tmp_path: Path) -> None:
+    unlabeled = manifest(*(line(f"img{n}.jpg") for n in range(1500)))
+    report_path = tmp_path / "report.json"
+    merge(
+        [write(tmp_path, "in.manifest", unlabeled)], str(tmp_path / "out"), report=str(report_path)
+    )
+    report = json.loads(report_path.read_text())
+    [warning] = report["warnings"]
+    assert (warning["code"], warning["count"], warning["lines"]) == (
+        "WARNING_UNANNOTATED_RECORD",
+        1500,
+        list(range(1, 11)),
+    )
+    assert len(report["validation"]["warnings"]) == 1000
+    assert report["validation"]["summary"]["images"] == 1500

@@ -44,11 +44,27 @@ class ManifestValidator:
 
     ``manifest`` names the manifest in findings; ``max_lines`` is the line quota (lines past it
     are counted, not validated, as Rekognition does).
+
+    For a manifest of any size (the merge validates what it writes), ``remember_refs=False``
+    keeps no per-image state (a writer that makes each source-ref once needs no duplicate
+    check, and nothing reads ``first_lines``), and ``max_findings`` keeps at most that many
+    findings of each code; ``ValidationResult.summary["findings_by_code"]`` still counts all.
     """
 
-    def __init__(self, max_lines: int = DEFAULT_MAX_LINES, *, manifest: str | None = None) -> None:
+    def __init__(
+        self,
+        max_lines: int = DEFAULT_MAX_LINES,
+        *,
+        manifest: str | None = None,
+        remember_refs: bool = True,
+        max_findings: int | None = None,
+    ) -> None:
         self.manifest = manifest
         self.max_lines = max_lines
+        self.remember_refs = remember_refs
+        self.max_findings = max_findings
+        self._findings_by_code: dict[str, int] = {}
+        self._images = 0
         self._line = 0
         self._bytes = 0
         self._counts = [0, 0, 0]  # indexed by VALID, INVALID, IGNORED
@@ -105,23 +121,28 @@ class ManifestValidator:
             and len(self._bucket_prefix) < len(source_ref) <= self._longest_ref
         ) and not self._new_bucket(source_ref):
             return
-        first = self.first_lines.setdefault(source_ref, line)
-        if first != line:
-            self._line_error(codes.DUPLICATE_SOURCE_REF, f"It is first on line {first}.")
-            return
+        self._images += 1
+        if self.remember_refs:
+            first = self.first_lines.setdefault(source_ref, line)
+            if first != line:
+                self._images -= 1
+                self._line_error(codes.DUPLICATE_SOURCE_REF, f"It is first on line {first}.")
+                return
         try:
             status, class_names, object_names, found = check_labels(record, self._pairing)
         except LineError as error:
             self._add(error.finding(line, self.manifest))
             self._counts[1] += 1
-            self._unused_lines.add(line)
+            if self.remember_refs:
+                self._unused_lines.add(line)
             return
         self._counts[status] += 1
         for code, detail, attribute, annotation in found:
             message = codes.message(code, detail)
             self._add(Finding(code, line, message, attribute, annotation, self.manifest))
         if status != VALID:
-            self._unused_lines.add(line)
+            if self.remember_refs:
+                self._unused_lines.add(line)
             return
         if class_names:
             self._class_lines += 1
@@ -132,7 +153,8 @@ class ManifestValidator:
                 _count_images(self._class_label_images, class_names)
         if object_names:
             self._object_lines += 1
-            self._boxed_lines.add(line)
+            if self.remember_refs:
+                self._boxed_lines.add(line)
             _count_images(self._object_label_images, object_names)
 
     def _new_bucket(self, source_ref: Any) -> bool:
@@ -177,6 +199,12 @@ class ManifestValidator:
         self._counts[1] += 1
 
     def _add(self, finding: Finding) -> None:
+        count = self._findings_by_code.get(finding.code, 0) + 1
+        self._findings_by_code[finding.code] = count
+        if self.max_findings is not None and count > self.max_findings:
+            if not finding.is_warning and finding.line is not None:
+                self._error_lines.add(finding.line)
+            return
         if finding.is_warning:
             self._warnings.append(finding)
         else:
@@ -241,6 +269,8 @@ class ManifestValidator:
                 "Buckets: "
                 + ", ".join(
                     f"{bucket} ({lines_per_bucket[bucket]} lines, first on line {first})"
+                    if self.remember_refs
+                    else f"{bucket} (first on line {first})"
                     for bucket, first in self._buckets.items()
                 )
                 + ".",
@@ -309,9 +339,10 @@ class ManifestValidator:
             "ignored_json_lines": ignored,
             "error_json_line_indices": sorted(self._error_lines),
             "bytes": self._bytes,
-            "images": len(self.first_lines),
+            "images": self._images,
             "labels": dict(sorted(label_images.items())),
             "buckets": sorted(self._buckets),
+            "findings_by_code": dict(sorted(self._findings_by_code.items())),
         }
 
 
