@@ -1074,6 +1074,12 @@ def render(results: list[dict[str, Any]], prof: dict[str, Any] | None, notes: st
         "shows how much CPU a command actually got."
     )
     out.append("")
+    out.append(
+        "Run it: `python scripts/bench_merge.py --quick --write-docs` (200k lines, a few minutes), "
+        "`--lines 1000000 --write-docs` (about 5 minutes here), `--lines 10000000 --skip-s3` "
+        "(long); `--profile` refreshes the profile below; `--docs-only` re-renders stored results."
+    )
+    out.append("")
     if results:
         m = results[-1]["machine"]
         versions = ", ".join(f"{k} {v}" for k, v in m["versions"].items())

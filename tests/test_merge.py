@@ -306,7 +306,9 @@ def test_report_counts_every_finding_but_keeps_a_sample(tmp_path: Path) -> None:
         [write(tmp_path, "in.manifest", unlabeled)], str(tmp_path / "out"), report=str(report_path)
     )
     report = json.loads(report_path.read_text())
-    [warning] = report["warnings"]
+    codes = {finding["code"]: finding for finding in report["warnings"]}
+    assert set(codes) == {"ERROR_MANIFEST_TOO_FEW_LABELS", "WARNING_UNANNOTATED_RECORD"}
+    warning = codes["WARNING_UNANNOTATED_RECORD"]
     assert (warning["code"], warning["count"], warning["lines"]) == (
         "WARNING_UNANNOTATED_RECORD",
         1500,
