@@ -26,6 +26,7 @@ import smart_open
 import smart_open.compression
 from botocore.exceptions import BotoCoreError, ClientError
 
+from gtmerge import interrupts
 from gtmerge.errors import MergeError
 from gtmerge.s3 import S3, describe_error
 
@@ -76,7 +77,9 @@ def open_destination(uri: str, s3: S3) -> Iterator[BinaryIO]:
     try:
         with smart_open.open(temp, "wb", compression=codec, compression_kwargs=kwargs) as stream:
             yield stream
+        interrupts.check()
         os.replace(temp, uri)
+        interrupts.committed()
     except BaseException:
         os.unlink(temp)
         raise
@@ -89,9 +92,11 @@ def _s3_destination(uri: str, s3: S3, codec: str, kwargs: dict[str, Any]) -> Ite
     try:
         stream = smart_open.compression.compression_wrapper(upload, "wb", codec, uri, kwargs)
         yield cast(BinaryIO, _Checked(stream, uri))
+        interrupts.check()
         with _write_errors(uri):
             stream.close()  # a compressor does not close the upload it writes to
             upload.close()  # completes the upload
+        interrupts.committed()
     except BaseException:
         with contextlib.suppress(Exception):
             upload.terminate()  # aborts the upload; nothing to do if it was completed
@@ -106,17 +111,26 @@ class _Checked:
         self._uri = uri
 
     def write(self, data: bytes) -> int:
-        with _write_errors(self._uri):
+        try:
             return int(self._stream.write(data))
+        except _WRITE_ERRORS as exc:
+            raise _output_error(self._uri, exc) from exc
+
+
+_WRITE_ERRORS = (BotoCoreError, ClientError, OSError, ValueError)
 
 
 @contextmanager
 def _write_errors(uri: str) -> Iterator[None]:
     try:
         yield
-    except (BotoCoreError, ClientError, OSError, ValueError) as exc:
-        cause = exc.__cause__ if isinstance(exc.__cause__, ClientError) else exc
-        raise OutputError(f"{uri}: write failed: {describe_error(cause)}") from exc
+    except _WRITE_ERRORS as exc:
+        raise _output_error(uri, exc) from exc
+
+
+def _output_error(uri: str, exc: BaseException) -> OutputError:
+    cause = exc.__cause__ if isinstance(exc.__cause__, ClientError) else exc
+    return OutputError(f"{uri}: write failed: {describe_error(cause)}")
 
 
 def _umask() -> int:

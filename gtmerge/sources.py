@@ -7,10 +7,13 @@ Compression is detected from the first bytes, not the name: Ground Truth writes
 from __future__ import annotations
 
 import glob
+import gzip
 import io
+import lzma
 import os
 import re
 import sys
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,6 +23,15 @@ import smart_open
 import smart_open.compression
 
 from gtmerge.s3 import S3, describe_error, split_uri
+
+if sys.version_info >= (3, 14):
+    from compression.zstd import ZstdError
+else:  # what smart-open's .zst codec uses before Python 3.14
+    from backports.zstd import ZstdError
+
+#: What a truncated or corrupt compressed stream raises (bzip2's is a plain OSError, which the
+#: readers' callers already report as a failed read).
+_CODEC_ERRORS = (EOFError, zlib.error, lzma.LZMAError, gzip.BadGzipFile, ZstdError)
 
 _READ_BUFFER = 1 << 20
 _MAGIC = (
@@ -238,8 +250,7 @@ def open_source(
 
 
 class _Decompressed(io.RawIOBase):
-    """A decompressing stream whose codec errors (a truncated or corrupt gzip, bzip2, xz or
-    zstd stream raises EOFError, zlib.error, lzma.LZMAError...) become one-line InputErrors."""
+    """A decompressing stream whose codec errors become one-line :class:`InputError`s."""
 
     def __init__(self, stream: Any, name: str) -> None:
         self._stream = stream
@@ -251,9 +262,7 @@ class _Decompressed(io.RawIOBase):
     def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
         try:
             return int(self._stream.readinto(buffer))
-        except InputError:
-            raise
-        except Exception as exc:  # each codec has its own error classes
+        except _CODEC_ERRORS as exc:
             raise InputError(f"{self._name}: cannot decompress: {exc}") from exc
 
     def close(self) -> None:

@@ -238,10 +238,6 @@ def test_a_write_that_cannot_complete_fails_in_one_line_and_keeps_the_previous_o
     survived(request, proxy, "clean failure, previous object kept")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="lead: api.merge writes the report before the output is committed (see report)",
-)
 def test_a_failed_output_leaves_no_report_behind(
     proxy: FaultProxy, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

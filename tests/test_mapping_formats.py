@@ -78,7 +78,7 @@ def test_csv_honours_quotes_skips_blank_lines_and_empty_cells(tmp_path: Path) ->
         "Skipped",
         "Parsed",
         "Parsed",
-        "Parsed",
+        "Rejection",
         "Parsed",
         "Skipped",
         "Parsed",
@@ -88,9 +88,12 @@ def test_csv_honours_quotes_skips_blank_lines_and_empty_cells(tmp_path: Path) ->
         "s3://bkt/img/camellia1.jpg": ["camellia", "with_leaves", "camellia", "flowering"],
         "s3://bkt/img/rose, red.jpg": ["rose"],
         "s3://bkt/img/tulip ü.jpg": ["tulip", "with_leaves"],
-        "s3://other-bucket/x/daisy 1.png": ["daisy"],
         "s3://bkt/img/unlabeled.jpg": [],
     }
+    # A full URI must stay in the image root's bucket (an export cannot redirect a dataset).
+    assert items[4].reason.startswith(  # type: ignore[union-attr]
+        "image: 's3://other-bucket/x/daisy 1.png' is outside the image root's bucket"
+    )
     first = items[0]
     assert isinstance(first, Parsed)
     assert first.image.labels[0] == default_label("camellia", "csv")
@@ -446,9 +449,13 @@ def test_label_studio_json(tmp_path: Path) -> None:
     assert name == "labelstudio"
     assert labels_by_image(items) == {
         "s3://bkt/img/3f2a9c1e-photo 1.jpg": ["Outdoor", "Day"],  # not the cancelled "Night"
-        "s3://other-bucket/ls/Straße 2.png": [],
         "s3://bkt/img/x y.jpg": ["Day"],
     }
+    # Its s3:// task names another bucket than the image root: rejected, not merged.
+    [outside] = [item for item in items if isinstance(item, Rejection)]
+    assert (
+        "'s3://other-bucket/ls/Straße 2.png' is outside the image root's bucket" in outside.reason
+    )
     first = items[0]
     assert isinstance(first, Parsed) and first.image.box_sets == (CAR,)
     assert first.image.labels[0].creation_date == "2024-03-09T21:52:49.513742"
@@ -685,7 +692,6 @@ def test_detection_from_the_first_bytes(head: bytes, expected: str) -> None:
 @pytest.mark.parametrize(
     ("head", "why"),
     [
-        (b"", "it is empty"),
         (b'{"image": "a.jpg"}\n', "JSON lines without source-ref"),
         (b'[{"file": "a.jpg"}]', "a JSON list that is not a Label Studio export"),
         (
@@ -701,6 +707,11 @@ def test_unrecognised_input_suggests_mapping(head: bytes, why: str) -> None:
         f"exports/odd.json: cannot tell which format this is ({why}); name its mapping with "
         "--mapping NAME|FILE.yaml or NAME=INPUT (see `gtmerge mappings`)"
     )
+
+
+def test_an_empty_input_is_an_empty_manifest(tmp_path: Path) -> None:
+    name, items = read(_write(tmp_path / "output.manifest", ""))
+    assert (name, items) == ("groundtruth", [])
 
 
 def test_detection_reads_only_the_head(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -204,10 +204,6 @@ PRESIGNED = (
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="keys.normalise_key puts the whole reference, query string included, in its reason",
-)
 def test_a_presigned_url_is_not_echoed_in_errors(tmp_path: Path) -> None:
     source = tmp_path / "in.manifest"
     source.write_text(json.dumps({"source-ref": PRESIGNED}) + "\n")
@@ -247,9 +243,6 @@ def test_the_output_is_never_written_over_an_input(
     assert source.read_bytes() == GOOD
 
 
-@pytest.mark.xfail(
-    strict=True, reason="api.merge checks outputs against inputs only, not against each other"
-)
 def test_the_report_is_never_written_over_the_output(tmp_path: Path) -> None:
     source = tmp_path / "in.manifest"
     source.write_bytes(GOOD)
@@ -270,11 +263,6 @@ def test_relative_names_never_leave_the_image_root_bucket(tmp_path: Path) -> Non
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="mapped reader: a full URI in an export is used even when it names another bucket "
-    "than --image-root's (only the validator warns)",
-)
 def test_an_export_naming_another_bucket_than_the_image_root_is_rejected(tmp_path: Path) -> None:
     labels = tmp_path / "labels.csv"
     labels.write_text(

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 from collections.abc import Sequence
-from types import FrameType
 
 from gtmerge import __version__
 from gtmerge.cli import mappings, merge, validate
+from gtmerge.interrupts import stop_on_signals
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,17 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    # SIGTERM (a scheduler's stop, `kill`) must clean up like Ctrl-C: abort uploads, remove
-    # temp files. Python's default for SIGTERM exits without running any of that.
-    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        return int(args.run(args))
+        with stop_on_signals():
+            return int(args.run(args))
     except KeyboardInterrupt:
         print("gtmerge: interrupted; the destinations were left as they were", file=sys.stderr)
         return 130
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt

@@ -96,7 +96,7 @@ def _json_document(source: Source, stream: BinaryIO, path: tuple[str, ...]) -> S
     except ijson.JSONError as exc:
         raise InputError(
             f"{source.name}: invalid JSON after record {number} of "
-            f"{'.'.join(path) or 'the top-level list'}: {exc}"
+            f"{'.'.join(path) or 'the top-level list'}: {_one_line(exc)}"
         ) from exc
 
 
@@ -130,7 +130,7 @@ def load_tables(source: Source, tables: tuple[Table, ...], context: ReadContext)
                 parser.close()
                 _store(source, table, sink, loaded[table.name])
         except ijson.JSONError as exc:
-            raise InputError(f"{source.name}: invalid JSON: {exc}") from exc
+            raise InputError(f"{source.name}: invalid JSON: {_one_line(exc)}") from exc
     return loaded
 
 
@@ -272,3 +272,8 @@ def source_date(source: Source, context: ReadContext) -> str | None:
     except Exception as exc:
         raise InputError(f"{source.name}: {describe_error(exc)}") from exc
     return _utc(head["LastModified"])
+
+
+def _one_line(exc: Exception) -> str:
+    """ijson's messages can span lines; the user gets one."""
+    return " ".join(str(exc).split())
