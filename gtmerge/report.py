@@ -177,7 +177,10 @@ class Report:
             shown = ", ".join(f"{verdict} {n}" for verdict, n in counts.items())
             lines.append(f"  verification {job}: {shown} (counted, not written)")
         for finding in data["warnings"]:
-            lines.append(
-                f"  Rekognition: {finding['code']} ({finding['count']} lines): {finding['message']}"
-            )
+            count = _lines(finding["count"])
+            lines.append(f"  Rekognition: {finding['code']} ({count}): {finding['message']}")
         return "\n".join(lines)
+
+
+def _lines(count: int) -> str:
+    return f"{count} line" if count == 1 else f"{count} lines"
