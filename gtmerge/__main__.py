@@ -1,5 +1,3 @@
-import sys
+from gtmerge.cli import entry
 
-from gtmerge.cli import main
-
-sys.exit(main())
+entry()

@@ -77,9 +77,8 @@ def open_destination(uri: str, s3: S3) -> Iterator[BinaryIO]:
     try:
         with smart_open.open(temp, "wb", compression=codec, compression_kwargs=kwargs) as stream:
             yield stream
-        interrupts.check()
-        os.replace(temp, uri)
-        interrupts.committed()
+        with interrupts.commit():
+            os.replace(temp, uri)
     except BaseException:
         os.unlink(temp)
         raise
@@ -92,11 +91,9 @@ def _s3_destination(uri: str, s3: S3, codec: str, kwargs: dict[str, Any]) -> Ite
     try:
         stream = smart_open.compression.compression_wrapper(upload, "wb", codec, uri, kwargs)
         yield cast(BinaryIO, _Checked(stream, uri))
-        interrupts.check()
-        with _write_errors(uri):
+        with interrupts.commit(), _write_errors(uri):
             stream.close()  # a compressor does not close the upload it writes to
             upload.close()  # completes the upload
-        interrupts.committed()
     except BaseException:
         with contextlib.suppress(Exception):
             upload.terminate()  # aborts the upload; nothing to do if it was completed

@@ -11,6 +11,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
+from gtmerge import interrupts
 from gtmerge.errors import BadRecord, MergeError
 from gtmerge.model import ImageRecord
 from gtmerge.readers import Parsed, ReadContext, Rejection, Skipped, resolve
@@ -41,6 +42,7 @@ def _images(
 ) -> Iterator[ImageRecord]:
     try:
         for item in items:
+            interrupts.check()
             stats.lines += 1
             if isinstance(item, Parsed):
                 stats.parsed += 1

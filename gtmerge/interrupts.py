@@ -1,9 +1,10 @@
 """Stop requests (Ctrl-C, SIGTERM) that cannot be lost on their way to a commit.
 
 A signal handler's KeyboardInterrupt can be swallowed when it lands while Python runs a
-weakref callback or a ``__del__`` ("Exception ignored in ..."), and the run would then go on
-to commit its output. The handler therefore also raises a flag, which every destination checks
-right before it makes its content visible.
+weakref callback or a ``__del__`` (Python then prints "Exception ignored in ..."), and the run
+would go on to commit its output. The handler therefore also raises a flag, which the record
+loops check as they go and every destination checks right before it makes its content visible;
+the swallowed exception's report is silenced, since the flag carries the stop on.
 
 Once a destination has been made visible, the run has reached its point of no return: later
 stop requests are noted but no longer interrupt it, so that it ends with its outputs complete
@@ -13,18 +14,21 @@ and exit status 0 rather than with a new manifest and an "interrupted" status.
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
+from typing import Any
 
 _requested = False
+_committing = False
 _committed = False
 
 
 def _request_stop(signum: int, frame: FrameType | None) -> None:
     global _requested
     _requested = True
-    if not _committed:
+    if not (_committing or _committed):
         raise KeyboardInterrupt
 
 
@@ -34,24 +38,49 @@ def check() -> None:
         raise KeyboardInterrupt
 
 
-def committed() -> None:
-    """A destination is now visible: from here on, finish rather than stop."""
-    global _committed
-    _committed = True
+@contextmanager
+def commit() -> Iterator[None]:
+    """Around the step that makes a destination visible (a rename, completing an upload).
+
+    A stop requested before it stops the run; one that arrives during it waits, because an
+    exception in the middle of a network round trip could not tell whether the upload was
+    completed; once it has succeeded, the run finishes.
+    """
+    global _committing, _committed
+    check()
+    _committing = True
+    try:
+        yield
+        _committed = True
+    finally:
+        _committing = False
 
 
 @contextmanager
-def stop_on_signals() -> Iterator[None]:
+def stop_on_signals(*, restore: bool = True) -> Iterator[None]:
     """Make SIGINT and SIGTERM stop the run the same way, with cleanup, for this block.
 
     Python's default for SIGTERM exits without running any cleanup (aborting uploads,
-    removing temp files); this raises KeyboardInterrupt for it, as for Ctrl-C.
+    removing temp files); this raises KeyboardInterrupt for it, as for Ctrl-C. With
+    ``restore=False`` the handlers stay after the block (for a process about to exit).
     """
-    global _requested, _committed
-    _requested = _committed = False
+    global _requested, _committing, _committed
+    _requested = _committing = _committed = False
     previous = {sig: signal.signal(sig, _request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous_hook = sys.unraisablehook
+    sys.unraisablehook = _unraisable(previous_hook)
     try:
         yield
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        if restore:
+            sys.unraisablehook = previous_hook
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+def _unraisable(fallback: Callable[[Any], object]) -> Callable[[Any], None]:
+    def hook(unraisable: Any) -> None:
+        if not isinstance(unraisable.exc_value, KeyboardInterrupt):
+            fallback(unraisable)
+
+    return hook

@@ -177,8 +177,8 @@ class Report:
             shown = ", ".join(f"{verdict} {n}" for verdict, n in counts.items())
             lines.append(f"  verification {job}: {shown} (counted, not written)")
         for finding in data["warnings"]:
-            count = _lines(finding["count"])
-            lines.append(f"  Rekognition: {finding['code']} ({count}): {finding['message']}")
+            lines_found = _lines(finding["count"])
+            lines.append(f"  Rekognition: {finding['code']} ({lines_found}): {finding['message']}")
         return "\n".join(lines)
 
 

@@ -17,6 +17,8 @@ from typing import Any, TypeVar
 
 from tqdm import tqdm
 
+from gtmerge import interrupts
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -74,6 +76,7 @@ class Runner:
             try:
                 result = results.next(_POLL_SECONDS)
             except multiprocessing.TimeoutError:
+                interrupts.check()
                 self._update()
                 continue
             except StopIteration:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from gtmerge import __version__
 from gtmerge.cli import mappings, merge, validate
@@ -27,12 +28,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, keep_signal_handlers: bool = False) -> int:
+    """Run one command; return its exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        with stop_on_signals():
+        with stop_on_signals(restore=not keep_signal_handlers):
             return int(args.run(args))
     except KeyboardInterrupt:
         print("gtmerge: interrupted; the destinations were left as they were", file=sys.stderr)
         return 130
+
+
+def entry() -> NoReturn:
+    """The ``gtmerge`` process. Its signal handlers stay until it exits: a stop request that
+    arrives after a finished run then ends it with status 0, not killed by SIGTERM."""
+    sys.exit(main(keep_signal_handlers=True))
