@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -41,6 +42,14 @@ def main(argv: Sequence[str] | None = None, *, keep_signal_handlers: bool = Fals
 
 
 def entry() -> NoReturn:
-    """The ``gtmerge`` process. Its signal handlers stay until it exits: a stop request that
-    arrives after a finished run then ends it with status 0, not killed by SIGTERM."""
-    sys.exit(main(keep_signal_handlers=True))
+    """The ``gtmerge`` process: a stop request that arrives after a finished run must not turn
+    it into a killed one. So the handlers stay until the end, and the process leaves with
+    ``os._exit`` once its output is flushed: interpreter teardown would first put the default
+    handlers back, and everything it would otherwise clean up is already closed."""
+    status = main(keep_signal_handlers=True)
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except OSError:
+        status = status or 1  # a closed pipe: what was printed may be lost
+    os._exit(status)
