@@ -225,7 +225,7 @@ class _Spooled:
         ]
         runs: list[str] = []
         for merged in work.map(merge_partition, merge_tasks):
-            runs.extend(merged.runs)
+            runs.append(merged.run)
             for part, count in zip(self.parts, merged.duplicates, strict=True):
                 report.inputs[part.source_index].duplicates += count
             report.written.add(merged.written)

@@ -67,14 +67,11 @@ class MergeTask:
 
 @dataclass
 class MergeResult:
-    runs: list[str]
+    """One partition's run file (its lines behind their order keys), and its counts."""
+
+    run: str
     duplicates: list[int]
     written: OutputStats = field(default_factory=OutputStats)
-
-    def add(self, other: MergeResult) -> None:
-        self.runs.extend(other.runs)
-        self.duplicates = [a + b for a, b in zip(self.duplicates, other.duplicates, strict=True)]
-        self.written.add(other.written)
 
 
 def partition_path(directory: str, prefix: str, partition: int, index: int) -> str:
@@ -121,17 +118,13 @@ def merge_partition(task: MergeTask) -> MergeResult:
     if size > task.max_bytes and task.bits + _SPLIT_BITS <= _HASH_BITS:
         return _split(task, paths)
     images: dict[str, tuple[bytes, ImageMerger]] = {}
-    duplicates = [0] * task.inputs
-    with paused_gc():
-        _load_partition(paths, images, duplicates)
-    result = MergeResult([], duplicates)
-    run = os.path.join(task.directory, f"run-{task.prefix}-{task.partition:05d}")
-    with open(run, "wb", _FILE_BUFFER) as out:
+    result = MergeResult(_run_path(task), [0] * task.inputs)
+    with paused_gc(), open(result.run, "wb", _FILE_BUFFER) as out:
+        _load_partition(paths, images, result.duplicates)
         for order, merger in images.values():
             image = merger.result()
             result.written.count(image)
             out.write(order + task.fmt.render(image))
-    result.runs.append(run)
     return result
 
 
@@ -170,30 +163,47 @@ def _split(task: MergeTask, paths: list[str]) -> MergeResult:
                 key = orjson.loads(line.split(b"\t", 1)[1])["key"]
                 files[(key_hash(key) >> task.bits) & (count - 1)].write(line)
         os.unlink(path)
-    result = MergeResult([], [0] * task.inputs)
+    result = MergeResult(_run_path(task), [0] * task.inputs)
+    parts = []
     for sub in range(count):
-        result.add(
-            merge_partition(
-                MergeTask(
-                    task.directory,
-                    task.inputs,
-                    sub,
-                    task.bits + _SPLIT_BITS,
-                    task.fmt,
-                    task.max_bytes,
-                    prefix,
-                )
+        part = merge_partition(
+            MergeTask(
+                task.directory,
+                task.inputs,
+                sub,
+                task.bits + _SPLIT_BITS,
+                task.fmt,
+                task.max_bytes,
+                prefix,
             )
         )
+        result.duplicates = [a + b for a, b in zip(result.duplicates, part.duplicates, strict=True)]
+        result.written.add(part.written)
+        parts.append(part.run)
+    # One run per partition, however often it was split: the final merge then holds one open
+    # file per top-level partition, not one per leaf.
+    with open(result.run, "wb", _FILE_BUFFER) as out:
+        out.writelines(_ordered(parts))
+    for part_run in parts:
+        os.unlink(part_run)
     return result
+
+
+def _run_path(task: MergeTask) -> str:
+    return os.path.join(task.directory, f"run-{task.prefix}-{task.partition:05d}")
+
+
+def _ordered(runs: list[str]) -> Iterator[bytes]:
+    """The lines of several runs in first-appearance order, order keys included."""
+    with ExitStack() as stack:
+        files = [stack.enter_context(open(run, "rb", _FILE_BUFFER)) for run in runs]
+        yield from heapq.merge(*files)
 
 
 def merged_lines(runs: list[str]) -> Iterator[bytes]:
     """The lines of all runs in first-appearance order, without their order keys."""
-    with ExitStack() as stack:
-        files = [stack.enter_context(open(run, "rb", _FILE_BUFFER)) for run in sorted(runs)]
-        for line in heapq.merge(*files):
-            yield line[ORDER_WIDTH:]
+    for line in _ordered(runs):
+        yield line[ORDER_WIDTH:]
 
 
 def decode(data: dict[str, Any]) -> ImageRecord:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from builders import boxes, classification, line, multilabel
 
-from gtmerge import merge, planning
+from gtmerge import merge, planning, spool
 from gtmerge.readers import ReadContext
 from gtmerge.s3 import S3Settings
 from gtmerge.sources import Source
@@ -81,21 +81,34 @@ def test_input_larger_than_the_budget_gives_the_in_memory_bytes(
 
 
 def test_an_oversized_partition_is_split_without_changing_the_result(
-    jobs: list[str], tmp_path: Path
+    jobs: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fmt = ManifestFormat()
+    splits: list[int] = []
+    split = spool._split
+
+    def counted_split(task: MergeTask, paths: list[str]) -> spool.MergeResult:
+        splits.append(task.bits)
+        return split(task, paths)
+
+    monkeypatch.setattr(spool, "_split", counted_split)
     results = {}
-    # ~14 MB of spool: whole, split once into 16, or split twice into 256.
+    # ~14 MB of spool: whole, split once into 16, or split twice (1 + 16 splits).
     for max_bytes in (1 << 40, 2_000_000, 200_000):
         directory = tmp_path / str(max_bytes)
         directory.mkdir()
         for index, path in enumerate(jobs):
             source = Source(path, None, "groundtruth")
             spool_input(SpoolTask(index, source, S3Settings(), None, str(directory), 0, False))
+        splits.clear()
         merged = merge_partition(MergeTask(str(directory), len(jobs), 0, 0, fmt, max_bytes))
-        lines = list(merged_lines(merged.runs))
-        results[max_bytes] = (len(merged.runs), lines, merged.duplicates)
-    assert [runs for runs, _, _ in results.values()] == [1, 16, 256]
+        lines = list(merged_lines([merged.run]))
+        results[max_bytes] = (len(splits), lines, merged.duplicates)
+        # however often it was split, a partition leaves one run and no spool behind
+        assert [p.name for p in directory.iterdir() if not p.name.startswith("rejects")] == [
+            Path(merged.run).name
+        ]
+    assert [count for count, _, _ in results.values()] == [0, 1, 17]
     whole = results[1 << 40][1:]
     assert results[2_000_000][1:] == whole
     assert results[200_000][1:] == whole
