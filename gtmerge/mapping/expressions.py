@@ -300,6 +300,17 @@ class _Compiler:
         # more than the functions themselves. Arity was checked at compile time; on a wrong
         # type they raise, and the checked call is replayed to get jmespath's own message.
         function = functions.FUNCTION_TABLE[name]["function"]  # type: ignore[union-attr]
+        if len(arguments) == 2:  # lookup, split, zip: no argument list built per call
+            first, second = arguments
+
+            def call_two(value: Any) -> Any:
+                left, right = first(value), second(value)
+                try:
+                    return function(functions, left, right)
+                except (TypeError, AttributeError):
+                    return checked_call(name, [left, right])
+
+            return call_two
 
         def call(value: Any) -> Any:
             resolved = [argument(value) for argument in arguments]

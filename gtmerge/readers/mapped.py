@@ -17,7 +17,7 @@ from jmespath.exceptions import JMESPathError
 
 from gtmerge.keys import InvalidKey, join_key
 from gtmerge.mapping.config import Boxes, Mapping, Metadata
-from gtmerge.mapping.expressions import Expression
+from gtmerge.mapping.expressions import Expression, Search
 from gtmerge.mapping.functions import FunctionError
 from gtmerge.mapping.records import (
     BLANK,
@@ -37,6 +37,10 @@ _DECIMALS = 4
 _CORNERS = ("x1", "y1", "x2", "y2")
 _SIDES = ("left", "top", "width", "height")
 _UNIT_SCALE = {"pixels": None, "fraction": 1.0, "percent": 100.0}
+#: Exact types for the quick paths: bool is an int subclass, and True is not a coordinate.
+_NUMBERS = frozenset({int, float})
+#: What evaluating an expression raises on data it does not fit (``eval`` words it).
+_EVAL_ERRORS = (JMESPathError, FunctionError, TypeError, ValueError)
 
 
 #: Exports repeat a handful of dates; checking each once keeps the regex off the hot path.
@@ -135,8 +139,42 @@ def _pixels(value: Any, where: str, expression: Expression | None) -> int:
     return int(number)
 
 
+_Common = tuple[Search, Search, Search]
+
+
+def _own_common(spec: Metadata) -> _Common | None:
+    """The human-annotated, date and job searches of a label or box set that has all three."""
+    if spec.human_annotated is None or spec.date is None or spec.job is None:
+        return None
+    return spec.human_annotated.search, spec.date.search, spec.job.search
+
+
+def _quick_common(searches: _Common | None, node: Any) -> tuple[bool, str, str] | None:
+    """What ``_Converter.common`` returns, for values it would take as they are; None when a
+    value is missing (record-level metadata or defaults apply) or odd (common words why).
+    Expressions that fail raise, as in ``common``."""
+    if searches is None:
+        return None
+    human_search, date_search, job_search = searches
+    human, date, job = human_search(node), date_search(node), job_search(node)
+    if type(human) is str:
+        human = _YES_NO.get(human)  # exact "yes"/"no"/...: strip() and lower() change nothing
+    elif type(human) is not bool:
+        return None
+    if human is None or type(date) is not str or not _valid_date(date) or type(job) is not str:
+        return None
+    return human, date, job
+
+
 class _Converter:
-    """Turns one record into an :class:`ImageRecord`, for one source."""
+    """Turns one record into an :class:`ImageRecord`, for one source.
+
+    Labels, boxes and box-set metadata first take a quick path: plain searches and exact type
+    checks, no ``where`` text built. Anything it does not take as it is (a failing expression,
+    a missing or odd value) is read again by the careful path, which is the one source of
+    results and rejection reasons for those cases; the quick path only agrees with it on
+    values it takes unchanged.
+    """
 
     def __init__(
         self, mapping: Mapping, root: str, fallback_date: str | None, tables: dict[str, Any]
@@ -148,15 +186,20 @@ class _Converter:
         self.scope = mapping.scope
         self.record: Any = None
         self.record_metadata: dict[str, Any] = {}
+        self.vars = tuple((name, expression, f"vars.{name}") for name, expression in mapping.vars)
+        labels, boxes = mapping.labels, mapping.boxes
+        self.label_common = _own_common(labels.metadata) if labels is not None else None
+        self.box_common = _own_common(boxes.metadata) if boxes is not None else None
+        self.geometry = tuple(e.search for e in boxes.geometry) if boxes is not None else ()
 
     def __call__(self, record: Any) -> ImageRecord:
         mapping = self.mapping
         names = self.tables
-        if mapping.vars:
+        if self.vars:
             names = dict(self.tables)
             self.scope.names = names
-            for name, expression in mapping.vars:
-                names[name] = self.eval(expression, record, f"vars.{name}")
+            for name, expression, where in self.vars:
+                names[name] = self.eval(expression, record, where)
         # Set for every record, not once per source: two readers of one mapping may interleave.
         self.scope.names = names
         self.record = record
@@ -176,7 +219,7 @@ class _Converter:
     def eval(self, expression: Expression, node: Any, where: str) -> Any:
         try:
             return expression.search(node)
-        except (JMESPathError, FunctionError, TypeError, ValueError) as exc:
+        except _EVAL_ERRORS as exc:
             raise _fail(where, " ".join(str(exc).split()), expression) from None
 
     def list_of(self, expression: Expression, node: Any, where: str) -> list[Any]:
@@ -247,8 +290,10 @@ class _Converter:
     def class_name(self, value: Any, where: str, expression: Expression) -> str | None:
         """The renamed class, or None when it is empty or on the drop list."""
         name = _text(value, where, expression)
-        if not name.strip():
-            return None
+        return self.kept(name) if name.strip() else None
+
+    def kept(self, name: str) -> str | None:
+        """``name`` renamed, or None when it is on the drop list (before or after renaming)."""
         renamed = self.mapping.rename.get(name, name)
         drop = self.mapping.drop
         return None if name in drop or renamed in drop else renamed
@@ -258,7 +303,28 @@ class _Converter:
         assert spec is not None
         nodes = [record] if spec.each is None else self.list_of(spec.each, record, "labels.each")
         labels: dict[str, Label] = {}
+        name_search = spec.name.search
+        own_confidence = spec.metadata.confidence
+        confidence_search = own_confidence.search if own_confidence is not None else None
+        confidence: Any
         for index, node in enumerate(nodes):
+            # Quick path: one text name with all its metadata present and plain.
+            try:
+                raw = name_search(node)
+                common = _quick_common(self.label_common, node)
+                confidence = confidence_search(node) if confidence_search is not None else None
+            except _EVAL_ERRORS:
+                common = None
+            if (
+                common is not None
+                and type(raw) is str
+                and type(confidence) in _NUMBERS
+                and 0 <= confidence <= 1
+            ):
+                name = self.kept(raw) if raw.strip() else None
+                if name is not None and name not in labels:
+                    labels[name] = Label(name, confidence, *common)
+                continue
             where = "labels" if spec.each is None else f"labels[{index}]"
             value = self.eval(spec.name, node, f"{where}.name")
             for raw in value if isinstance(value, list) else (value,):
@@ -268,15 +334,35 @@ class _Converter:
                 if name is None or name in labels:
                     continue
                 human, date, job = self.common(spec.metadata, node, where)
-                confidence = self.confidence(spec.metadata.confidence, node, f"{where}.confidence")
+                confidence = self.confidence(own_confidence, node, f"{where}.confidence")
                 labels[name] = Label(name, confidence, human, date, job)
         return tuple(labels.values())
 
     def box_sets(self, record: Any, spec: Boxes) -> tuple[BoxSet, ...]:
         nodes = self.list_of(spec.each, record, "boxes.each")
         found = []
-        searches = [expression.search for expression in spec.geometry]
+        class_search = spec.class_name.search
+        searches = self.geometry
+        confidence_search = spec.confidence.search if spec.confidence is not None else None
+        confidence: Any
         for index, node in enumerate(nodes):
+            # Quick path: a text class, four plain numbers and a confidence from 0 to 1.
+            try:
+                raw = class_search(node)
+                geometry = [search(node) for search in searches]
+                confidence = confidence_search(node) if confidence_search is not None else None
+            except _EVAL_ERRORS:
+                raw = None
+            if (
+                type(raw) is str
+                and type(confidence) in _NUMBERS
+                and 0 <= confidence <= 1
+                and all(type(value) in _NUMBERS for value in geometry)
+            ):
+                name = self.kept(raw) if raw.strip() else None
+                if name is not None:
+                    found.append((name, geometry, confidence))
+                continue
             where = f"boxes[{index}]"
             name = self.class_name(
                 self.eval(spec.class_name, node, f"{where}.class"),
@@ -285,17 +371,10 @@ class _Converter:
             )
             if name is None:
                 continue
-            try:  # the common case in one go; any doubt takes the careful path below
-                geometry = [search(node) for search in searches]
-            except (JMESPathError, FunctionError, TypeError, ValueError):
-                geometry = []
-            if not all(type(value) in (int, float) for value in geometry) or not geometry:
-                geometry = [
-                    _number(self.eval(e, node, f"{where}.{k}"), f"{where}.{k}", e)
-                    for e, k in zip(
-                        spec.geometry, _CORNERS if spec.corners else _SIDES, strict=True
-                    )
-                ]
+            geometry = [
+                _number(self.eval(e, node, f"{where}.{k}"), f"{where}.{k}", e)
+                for e, k in zip(spec.geometry, _CORNERS if spec.corners else _SIDES, strict=True)
+            ]
             confidence = self.confidence(spec.confidence, node, f"{where}.confidence")
             found.append((name, geometry, confidence))
         if not found:
@@ -314,17 +393,30 @@ class _Converter:
                 # 1/10,000 of a pixel is finer than any annotation tool draws.
                 a, b, c, d = (round(v, _DECIMALS) for v in (a, b, c, d))
             boxes.append(Box(name, a, b, c, d, confidence))
-        human, date, job = self.common(spec.metadata, record, "boxes")
+        try:
+            common = _quick_common(self.box_common, record)
+        except _EVAL_ERRORS:
+            common = None
+        human, date, job = common or self.common(spec.metadata, record, "boxes")
         return (BoxSet(size, tuple(boxes), human, date, job),)
 
     def image_size(self, record: Any, spec: Boxes) -> ImageSize:
-        width = self.pixels(spec.width, record, "width")
-        height = self.pixels(spec.height, record, "height")
+        width = self.pixels(spec.width, record, "boxes.image_size.width")
+        height = self.pixels(spec.height, record, "boxes.image_size.height")
         # depth is optional: 3 (RGB) unless the export says otherwise
-        depth = 3 if spec.depth is None else self.pixels(spec.depth, record, "depth", 3)
-        return ImageSize(width, height, depth)
+        if spec.depth is None:
+            return ImageSize(width, height)
+        return ImageSize(
+            width, height, self.pixels(spec.depth, record, "boxes.image_size.depth", 3)
+        )
 
-    def pixels(self, expression: Expression, record: Any, name: str, default: int = 0) -> int:
-        where = f"boxes.image_size.{name}"
+    def pixels(self, expression: Expression, record: Any, where: str, default: int = 0) -> int:
+        try:
+            value = expression.search(record)
+        except _EVAL_ERRORS:
+            value = None  # the careful evaluation below words the error
+        else:
+            if type(value) is int and value > 0:
+                return value
         value = self.eval(expression, record, where)
         return default if value is None and default else _pixels(value, where, expression)
