@@ -5,7 +5,6 @@ Numbers and wording follow ../shared/reference/formats.md §1 to §4.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 
 CLASSIFICATION = "groundtruth/image-classification"
@@ -24,21 +23,30 @@ SCALED_MAX_SIDE = 1280
 INVALID_LINE_RATIO = 0.20
 
 # RCL gives no grammar for creation-date; these are every form seen in AWS examples (§3.6):
-# 'T' or a space, optional fraction, optional 'Z' or numeric offset.
-_DATE = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}"
-    r"(?:\.[0-9]{1,9})?(?:Z|[+-][0-9]{2}:?[0-9]{2})?"
+# 'T' or a space, optional fraction of 1 to 9 digits, optional 'Z' or numeric offset. Each form
+# is spelled with every ASCII digit written as 0, as _DIGITS_AS_ZERO rewrites a value.
+_DATE_SHAPES = frozenset(
+    f"0000-00-00{separator}00:00:00{fraction}{zone}".encode()
+    for separator in "T "
+    for fraction in ["", *("." + "0" * digits for digits in range(1, 10))]
+    for zone in ("", "Z", "+00:00", "+0000", "-00:00", "-0000")
 )
+_DIGITS_AS_ZERO = bytes.maketrans(b"0123456789", b"0000000000")
 
 
 def is_valid_creation_date(value: object) -> bool:
     """Whether ``value`` is a date-time string in one of the forms Rekognition accepts.
 
-    The regex pins the shape (``fromisoformat`` alone also takes a date without a time);
-    ``fromisoformat`` then checks the calendar (no 30 February) in C. About 0.5 µs: this runs
-    for every label of every line.
+    The shape test is one C pass over the bytes and a set lookup (a third of the time of the
+    equivalent regex; a non-ASCII string has none of the forms). ``fromisoformat`` then checks
+    the calendar (no 30 February) in C; alone it would also take a date without a time. About
+    0.25 µs: this runs for every label of every line.
     """
-    if type(value) is not str or _DATE.fullmatch(value) is None:
+    if (
+        type(value) is not str
+        or not value.isascii()
+        or value.encode().translate(_DIGITS_AS_ZERO) not in _DATE_SHAPES
+    ):
         return False
     try:
         datetime.fromisoformat(value[:19])

@@ -30,11 +30,10 @@ from gtmerge.validate.findings import Finding
 NOT_LABEL_KEYS = frozenset({"source-ref", "errors", "warnings", "cl-errors", "cl-metadata"})
 METADATA_SUFFIX = "-metadata"
 _BOX_FIELDS = ("left", "top", "width", "height")
-_NUMBER = (int, float)
 _NO_BOXES: list[Any] = []
 _YES_NO = ("yes", "no")
 _MISSING: Any = object()
-#: Distinct keys remembered by check_labels' ``pairing``; only a pathological manifest has more.
+#: Key sequences remembered by check_labels' ``pairing``; only a pathological manifest has more.
 _PAIRING_CACHE_SIZE = 4096
 
 # What a line turned out to be.
@@ -42,6 +41,8 @@ VALID, INVALID, IGNORED = 0, 1, 2
 
 #: A finding before it has a line number: (code, detail, attribute, annotation).
 Found = tuple[str, str | None, str | None, int | None]
+#: The label attributes of a line and their metadata keys: ((attribute, metadata key), …).
+Pairs = tuple[tuple[str, str], ...]
 
 
 class LineError(Exception):
@@ -68,12 +69,13 @@ class LineError(Exception):
 
 
 def check_labels(
-    record: dict[str, Any], pairing: dict[str, str]
+    record: dict[str, Any], pairing: dict[tuple[str, ...], Pairs]
 ) -> tuple[int, list[str], list[str], list[Found]]:
     """Check every ``<attr>``/``<attr>-metadata`` pair of a line whose source-ref is valid.
 
-    ``pairing`` is a cache the caller keeps across lines: key → its metadata key, or "" for
-    keys that are not label attributes (the same few keys recur on every line).
+    ``pairing`` is a cache the caller keeps across lines: the keys of a line, in order → its
+    pairs (the lines of a manifest share a few key sequences, so one lookup of the keys
+    replaces a test of each key).
 
     Raises :class:`LineError` for a † error. Otherwise returns the line's status (VALID,
     INVALID or IGNORED), its usable image-level label names, its usable box label names (one
@@ -82,21 +84,18 @@ def check_labels(
     class_names: list[str] = []
     object_names: list[str] = []
     found: list[Found] = []
-    pairs = supported = boxes = 0
+    supported = boxes = 0
     valid_date: Any = _MISSING  # the labels of a line usually share one creation-date
-    for key, value in record.items():
-        try:
-            metadata_key = pairing[key]
-        except KeyError:
-            metadata_key = _metadata_key(key)
-            if len(pairing) < _PAIRING_CACHE_SIZE:
-                pairing[key] = metadata_key
-        if not metadata_key:
-            continue
-        metadata = record.get(metadata_key, _MISSING)
-        if metadata is _MISSING:
-            continue  # a pass-through field, as Ground Truth keeps its input's keys
-        pairs += 1
+    keys = tuple(record)
+    try:
+        pairs = pairing[keys]
+    except KeyError:
+        pairs = _pairs(record)
+        if len(pairing) < _PAIRING_CACHE_SIZE:
+            pairing[keys] = pairs
+    for key, metadata_key in pairs:
+        value = record[key]
+        metadata = record[metadata_key]
         use_case = metadata.get("type") if type(metadata) is dict else None
         if use_case == CLASSIFICATION:
             # The most common attribute, checked inline by one flat test; the rules are
@@ -110,7 +109,7 @@ def check_labels(
                         type(value) is int
                         or (type(value) is str and value.isascii() and value.isdigit())
                     )
-                    and type(confidence) in _NUMBER
+                    and (type(confidence) is float or type(confidence) is int)
                     and 0 <= confidence <= 1
                     and type(name) is str
                     and name
@@ -159,10 +158,16 @@ def check_labels(
     return _without_labels(record, class_names, object_names, found)
 
 
-def _metadata_key(key: str) -> str:
-    if key.endswith(METADATA_SUFFIX) or key in NOT_LABEL_KEYS:
-        return ""
-    return key + METADATA_SUFFIX
+def _pairs(record: dict[str, Any]) -> Pairs:
+    """The label attributes of a line whose metadata key is there too, in file order (a key
+    without it is a pass-through field, as Ground Truth keeps its input's keys)."""
+    return tuple(
+        (key, key + METADATA_SUFFIX)
+        for key in record
+        if not key.endswith(METADATA_SUFFIX)
+        and key not in NOT_LABEL_KEYS
+        and key + METADATA_SUFFIX in record
+    )
 
 
 def _without_pairs(record: dict[str, Any]) -> tuple[int, list[str], list[str], list[Found]]:
@@ -333,13 +338,15 @@ def _check_detection(
             class_id = box["class_id"]
             left, top, box_width, box_height = box["left"], box["top"], box["width"], box["height"]
             name = class_map.get(str(class_id))
+            # ``type(x) is int or type(x) is float`` is ``type(x) in (int, float)`` without
+            # the tuple scan: box fields are nearly always ints, confidences floats.
             if not (
                 type(class_id) is int
-                and type(left) in _NUMBER
-                and type(top) in _NUMBER
-                and type(box_width) in _NUMBER
-                and type(box_height) in _NUMBER
-                and type(confidence) in _NUMBER
+                and (type(left) is int or type(left) is float)
+                and (type(top) is int or type(top) is float)
+                and (type(box_width) is int or type(box_width) is float)
+                and (type(box_height) is int or type(box_height) is float)
+                and (type(confidence) is float or type(confidence) is int)
                 and 0 <= confidence <= 1
                 and name is not None
             ):
