@@ -17,9 +17,7 @@ from gtmerge.cli import main
 
 
 def write(path: Path, lines: list[dict | bytes]) -> str:
-    path.write_bytes(
-        b"".join(encode(line) + b"\n" for line in lines)
-    )
+    path.write_bytes(b"".join(encode(line) + b"\n" for line in lines))
     return str(path)
 
 
