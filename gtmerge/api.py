@@ -20,9 +20,10 @@ from typing import Any, BinaryIO
 import orjson
 from tqdm import tqdm
 
-from gtmerge.destination import open_destination, same_target
+from gtmerge.destination import check_writable, open_destination, same_target
 from gtmerge.errors import BadRecord, InvalidOutput, MergeError
 from gtmerge.ingest import read_input, rejection_filer
+from gtmerge.mapping.config import builtin_names
 from gtmerge.merger import Tagged, merge_in_memory
 from gtmerge.planning import Plan, plan_run, split_inputs
 from gtmerge.readers import ReadContext
@@ -47,12 +48,14 @@ __all__ = ["BadRecord", "InvalidOutput", "MergeError", "merge"]
 
 
 def split_mapping(spec: str) -> tuple[str | None, str]:
-    """``"csv=labels.csv"`` → ``("csv", "labels.csv")``; a spec without a mapping prefix, or
-    an existing file whose name contains ``=``, is returned as it is."""
+    """``"csv=labels.csv"`` → ``("csv", "labels.csv")``.
+
+    Only a built-in mapping name or a ``.yaml``/``.yml`` file counts as a prefix, so paths
+    such as ``date=2024-01-01/output.manifest`` (or globs over them) stay paths.
+    """
     mapping, sep, path = spec.partition("=")
-    if not sep or ("/" in mapping and not mapping.endswith((".yaml", ".yml"))):
-        return None, spec
-    if os.path.exists(spec) or not mapping or not path:
+    is_mapping = mapping in builtin_names() or mapping.endswith((".yaml", ".yml"))
+    if not sep or not path or not is_mapping or os.path.exists(spec):
         return None, spec
     return mapping, path
 
@@ -92,10 +95,12 @@ def merge(
     sources = _expand_all(inputs, mapping, s3)
     targets = [target for target in (output, report, rejects) if target]
     for number, target in enumerate(targets):
-        if any(same_target(target, source.uri) for source in sources):
+        # "-" as an input is stdin, never the same stream as an output
+        if any(source.uri != "-" and same_target(target, source.uri) for source in sources):
             raise MergeError(f"{target}: refusing to overwrite one of the inputs")
         if any(same_target(target, other) for other in targets[number + 1 :]):
             raise MergeError(f"{target}: the output, report and rejects need distinct files")
+        check_writable(target)
     try:
         plan = plan_run(sources, s3, memory_mb, workers or os.cpu_count() or 1)
     except ValueError as exc:

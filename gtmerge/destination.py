@@ -54,7 +54,7 @@ def same_target(a: str, b: str) -> bool:
     if a.startswith("s3://") or b.startswith("s3://"):
         return a == b
     if a == "-" or b == "-":
-        return False
+        return a == b
     return os.path.realpath(a) == os.path.realpath(b)
 
 
@@ -70,6 +70,23 @@ def open_destination(uri: str, s3: S3) -> Iterator[BinaryIO]:
     if uri.startswith("s3://"):
         yield from _s3_destination(uri, s3, codec, kwargs)
         return
+    with _write_errors(uri):
+        yield from _local_destination(uri, codec, kwargs)
+
+
+def check_writable(uri: str) -> None:
+    """Refuse a local destination whose directory is missing before any work is done, so that
+    a run never fails on its last output after replacing the first."""
+    if uri == "-" or uri.startswith("s3://"):
+        return
+    directory = os.path.dirname(os.path.abspath(uri))
+    if not os.path.isdir(directory):
+        raise OutputError(f"{uri}: no such directory: {directory}")
+    if os.path.isdir(uri):
+        raise OutputError(f"{uri}: is a directory")
+
+
+def _local_destination(uri: str, codec: str, kwargs: dict[str, Any]) -> Iterator[BinaryIO]:
     directory = os.path.dirname(os.path.abspath(uri))
     fd, temp = tempfile.mkstemp(prefix=".gtmerge-", suffix=".partial", dir=directory)
     os.close(fd)

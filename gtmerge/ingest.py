@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
 import orjson
+from botocore.exceptions import BotoCoreError, ClientError
 
 from gtmerge import interrupts
 from gtmerge.errors import BadRecord, MergeError
@@ -58,7 +59,7 @@ def _images(
                 stats.skipped += 1
     except InputError as exc:
         raise MergeError(str(exc)) from exc
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, BotoCoreError, ClientError) as exc:
         where = f"{source.name}: read failed after {stats.lines} records"
         raise MergeError(f"{where}: {describe_error(exc)}") from exc
 

@@ -135,6 +135,8 @@ def _line_spans(source: Source, pieces: int) -> list[Source]:
                 bounds.append(bound)
     bounds.append(source.size)
     return [
-        replace(source, size=end - start, span=(start, end))
+        # Each part is read as Ground Truth: detection on a part's first line could choose
+        # another format (or fail) where a stray line happens to start the part.
+        replace(source, size=end - start, span=(start, end), mapping="groundtruth")
         for start, end in itertools.pairwise(bounds)
     ]

@@ -94,6 +94,8 @@ def _expand_s3(spec: str, s3: S3, mapping: str | None) -> list[Source]:
     if not bucket:
         raise InputError(f"{spec}: no bucket in this S3 URL")
     glob_at = _GLOB_CHARS.search(pattern)
+    if glob_at is not None and _s3_object_size(s3, bucket, pattern) is not None:
+        glob_at = None  # a key that really contains '[', '*' or '?'
     try:
         if glob_at is None:
             if pattern == "" or pattern.endswith("/"):
@@ -114,6 +116,14 @@ def _expand_s3(spec: str, s3: S3, mapping: str | None) -> list[Source]:
     if not found:
         raise InputError(f"{spec}: no S3 object matches this pattern")
     return sorted(found, key=lambda s: s.uri)
+
+
+def _s3_object_size(s3: S3, bucket: str, key: str) -> int | None:
+    try:
+        head = s3.client.head_object(Bucket=bucket, Key=key, **s3.owner_params())
+    except Exception:  # missing, or not reachable: the listing below reports what is wrong
+        return None
+    return int(head["ContentLength"])
 
 
 def list_objects(s3: S3, bucket: str, prefix: str) -> Iterator[dict[str, Any]]:
@@ -247,6 +257,7 @@ def open_source(
             buffered.detach()
         else:
             stream.close()
+            buffered.close()  # a decompressor does not close the file it reads
 
 
 class _Decompressed(io.RawIOBase):

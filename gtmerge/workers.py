@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from tqdm import tqdm
 
 from gtmerge import interrupts
+from gtmerge.errors import MergeError
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -49,6 +50,7 @@ class Runner:
         self._counter = counter
         self._bar = bar
         self._seen = 0
+        self._pids = self._worker_pids()
 
     @property
     def parallel(self) -> bool:
@@ -77,6 +79,7 @@ class Runner:
                 result = results.next(_POLL_SECONDS)
             except multiprocessing.TimeoutError:
                 interrupts.check()
+                self._check_workers()
                 self._update()
                 continue
             except StopIteration:
@@ -84,6 +87,20 @@ class Runner:
                 return
             self._update()
             yield result
+
+    def _check_workers(self) -> None:
+        """A pool replaces a worker that died (killed, out of memory) but loses its task, and
+        the result it waits for never comes: notice the replacement and fail instead."""
+        if self._worker_pids() != self._pids:
+            raise MergeError(
+                "a worker process ended unexpectedly (killed, or out of memory?); "
+                "try a smaller --memory or fewer --workers"
+            )
+
+    def _worker_pids(self) -> set[int]:
+        # Pool keeps its processes in a private list; there is no public way to see them.
+        processes = self._pool._pool if self._pool is not None else []  # type: ignore[attr-defined]
+        return {process.pid for process in processes}
 
     def _update(self) -> None:
         value = int(self._counter.value)

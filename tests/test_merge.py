@@ -316,3 +316,30 @@ def test_report_counts_every_finding_but_keeps_a_sample(tmp_path: Path) -> None:
     )
     assert len(report["validation"]["warnings"]) == 1000
     assert report["validation"]["summary"]["images"] == 1500
+
+
+def test_a_missing_directory_fails_before_anything_is_replaced(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = write(tmp_path, "in.manifest", manifest(line("a.jpg", classification("s", "dog"))))
+    out = tmp_path / "keep.manifest"
+    out.write_text("previous\n")
+    report = tmp_path / "missing" / "report.json"
+    assert main(["merge", source, "-o", str(out), "--report", str(report)]) == 2
+    assert capsys.readouterr().err == (
+        f"gtmerge merge: {report}: no such directory: {report.parent}\n"
+    )
+    assert out.read_text() == "previous\n"
+
+
+def test_stdout_cannot_take_two_outputs(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    source = write(tmp_path, "in.manifest", manifest(line("a.jpg")))
+    assert main(["merge", source, "-o", "-", "--rejects", "-"]) == 2
+    assert "the output, report and rejects need distinct files" in capsys.readouterr().err
+
+
+def test_folders_named_key_equals_value_are_paths_not_mappings(tmp_path: Path) -> None:
+    write(tmp_path, "date=2024-01-01/output.manifest", manifest(line("a.jpg")))
+    out = tmp_path / "out.manifest"
+    assert main(["merge", str(tmp_path / "date=*/output.manifest"), "-o", str(out)]) == 0
+    assert read_lines(out) == [{"source-ref": "s3://gt-bucket/images/a.jpg"}]

@@ -108,3 +108,11 @@ def test_endpoint_url_option(
     args = ["merge", GLOB, "-o", str(out), "--endpoint-url", s3_endpoint]
     assert main(args) == 0
     assert len(out.read_text().splitlines()) == 2
+
+
+def test_a_key_with_glob_characters_is_read_as_it_is(s3: Any, tmp_path: Path) -> None:
+    key = "jobs/run[1]/output.manifest"
+    put_objects(s3, "gt-jobs", {key: manifest(line("a.jpg", classification("s", "dog"))).encode()})
+    out = tmp_path / "out.manifest"
+    assert main(["merge", f"s3://gt-jobs/{key}", "-o", str(out)]) == 0
+    assert json.loads(out.read_text())["label0-metadata"]["class-name"] == "dog"

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import random
+import signal
 from pathlib import Path
 
 import pytest
 from builders import boxes, classification, line, multilabel
+from tqdm import tqdm
 
 from gtmerge import merge, planning, spool
+from gtmerge.errors import MergeError
 from gtmerge.readers import ReadContext
 from gtmerge.s3 import S3Settings
 from gtmerge.sources import Source
 from gtmerge.spool import MergeTask, SpoolTask, merge_partition, merged_lines, spool_input
+from gtmerge.workers import runner
 from gtmerge.writer import ManifestFormat
 
 
@@ -135,13 +140,21 @@ def test_one_large_input_is_read_in_line_aligned_parts(
     monkeypatch.setattr(planning, "SPLIT_MIN_BYTES", 1 << 20)
     monkeypatch.setattr(planning, "SPLIT_PART_BYTES", 1 << 20)
     path = tmp_path / "consolidated.manifest"
+    # Every 7th line is not JSON, so some parts start with a line that detection alone would
+    # not take for Ground Truth.
+    lines = "".join(Path(job).read_text() for job in write_jobs(tmp_path, 4_000, 5_000))
     path.write_text(
-        "".join(Path(job).read_text() for job in write_jobs(tmp_path, 4_000, 5_000)),
+        "".join(
+            f"oops, not json\n{text}" if number % 7 == 3 else text
+            for number, text in enumerate(lines.splitlines(keepends=True))
+        ),
         encoding="utf-8",
     )
     source = Source(str(path), path.stat().st_size)
     parts = planning.split_inputs([source], ReadContext(), workers=2, strict=False)
     assert len(parts) == math.ceil(path.stat().st_size / (1 << 20))  # one per MiB
+    # every part is read as Ground Truth, whatever line happens to start it
+    assert {part.source.mapping for part in parts} == {"groundtruth"}
     spans = [part.source.span for part in parts]
     assert spans[0][0] == 0 and spans[-1][1] == path.stat().st_size  # type: ignore[index]
     data = path.read_bytes()
@@ -154,5 +167,20 @@ def test_one_large_input_is_read_in_line_aligned_parts(
         [str(path)], tmp_path / "parts.manifest", memory_mb=16, workers=2, tmp_dir=str(spool_dir)
     )
     assert in_parts == in_memory
-    assert in_memory[1]["inputs"][0]["rejected"] == 3 * 5  # type: ignore[index]
+    assert in_memory[1]["inputs"][0]["rejected"] == 3 * 5 + len(
+        range(3, len(lines.splitlines()), 7)
+    )  # type: ignore[index]
     assert list(spool_dir.iterdir()) == []
+
+
+def _kill_own_process(task: int) -> int:
+    os.kill(os.getpid(), signal.SIGKILL)
+    return task
+
+
+def test_a_worker_that_dies_fails_the_run_instead_of_hanging() -> None:
+    with (
+        pytest.raises(MergeError, match="a worker process ended unexpectedly"),
+        runner(2, tqdm(disable=True)) as work,
+    ):
+        list(work.map(_kill_own_process, [1, 2]))
