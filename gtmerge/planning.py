@@ -129,7 +129,9 @@ def _line_spans(source: Source, pieces: int) -> list[Source]:
     with open(source.uri, "rb") as stream:
         for piece in range(1, pieces):
             stream.seek(piece * source.size // pieces)
-            stream.readline()  # move on to the start of the next line
+            # move on to the start of the next line, without holding a huge line in memory
+            while (chunk := stream.readline(1 << 20)) and not chunk.endswith(b"\n"):
+                pass
             bound = stream.tell()
             if bounds[-1] < bound < source.size:
                 bounds.append(bound)

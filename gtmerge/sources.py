@@ -140,6 +140,10 @@ def _glob_regex(pattern: str) -> re.Pattern[str]:
     i = 0
     while i < len(pattern):
         ch = pattern[i]
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")  # any depth, none included: a/**/b matches a/b
+            i += 3
+            continue
         if pattern.startswith("**", i):
             out.append(".*")
             i += 2
@@ -299,6 +303,10 @@ def read_lines(stream: BinaryIO, max_bytes: int = MAX_LINE_BYTES) -> Iterator[by
         if len(line) < max_bytes or line.endswith(b"\n"):
             yield line
             continue
-        while line and not line.endswith(b"\n"):
-            line = readline(max_bytes)
+        rest = readline(max_bytes)
+        if not rest:  # exactly the limit, at the end of the stream
+            yield line
+            return
+        while rest and not rest.endswith(b"\n"):
+            rest = readline(max_bytes)
         yield None
