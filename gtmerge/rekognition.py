@@ -9,7 +9,6 @@ from datetime import datetime
 
 CLASSIFICATION = "groundtruth/image-classification"
 DETECTION = "groundtruth/object-detection"
-SUPPORTED_TYPES = frozenset({CLASSIFICATION, DETECTION})
 
 MAX_LINE_CHARS = 100_000
 MAX_MANIFEST_BYTES = 1 << 30  # 1 GB

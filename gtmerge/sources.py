@@ -6,6 +6,7 @@ Compression is detected from the first bytes, not the name: Ground Truth writes
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import gzip
 import io
@@ -93,15 +94,14 @@ def _expand_s3(spec: str, s3: S3, mapping: str | None) -> list[Source]:
     bucket, pattern = split_uri(spec)
     if not bucket:
         raise InputError(f"{spec}: no bucket in this S3 URL")
+    if pattern == "" or pattern.endswith("/"):
+        return [Source(spec, None, mapping)]
     glob_at = _GLOB_CHARS.search(pattern)
-    if glob_at is not None and _s3_object_size(s3, bucket, pattern) is not None:
-        glob_at = None  # a key that really contains '[', '*' or '?'
     try:
         if glob_at is None:
-            if pattern == "" or pattern.endswith("/"):
-                return [Source(spec, None, mapping)]
-            head = s3.client.head_object(Bucket=bucket, Key=pattern, **s3.owner_params())
-            return [Source(spec, int(head["ContentLength"]), mapping)]
+            return [Source(spec, _s3_object_size(s3, bucket, pattern), mapping)]
+        with contextlib.suppress(Exception):  # a key that really contains '[', '*' or '?'
+            return [Source(spec, _s3_object_size(s3, bucket, pattern), mapping)]
         prefix = pattern[: glob_at.start()]
         matcher = _glob_regex(pattern)
         found = [
@@ -118,11 +118,8 @@ def _expand_s3(spec: str, s3: S3, mapping: str | None) -> list[Source]:
     return sorted(found, key=lambda s: s.uri)
 
 
-def _s3_object_size(s3: S3, bucket: str, key: str) -> int | None:
-    try:
-        head = s3.client.head_object(Bucket=bucket, Key=key, **s3.owner_params())
-    except Exception:  # missing, or not reachable: the listing below reports what is wrong
-        return None
+def _s3_object_size(s3: S3, bucket: str, key: str) -> int:
+    head = s3.client.head_object(Bucket=bucket, Key=key, **s3.owner_params())
     return int(head["ContentLength"])
 
 

@@ -102,9 +102,9 @@ def spool_input(task: SpoolTask, on_bytes: Callable[[int], object] | None = None
         writers = [f.write for f in files]
         filer = rejection_filer(task.source, rejects, task.strict)
         stats, images = read_input(task.source, context, filer)
-        dumps, crc32 = orjson.dumps, zlib.crc32
+        dumps = orjson.dumps
         for number, image in enumerate(images):
-            writers[crc32(image.key.encode()) & mask](b"%d\t%b\n" % (number, dumps(image)))
+            writers[key_hash(image.key) & mask](b"%d\t%b\n" % (number, dumps(image)))
     return stats
 
 
