@@ -10,8 +10,8 @@ Small inputs are merged in memory. Larger ones go through the two-pass spool of
 
 from __future__ import annotations
 
+import itertools
 import os
-import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from gtmerge.destination import check_writable, open_destination, same_target
 from gtmerge.errors import BadRecord, InvalidOutput, MergeError
-from gtmerge.ingest import read_input, rejection_filer
+from gtmerge.ingest import ORDER_WIDTH, read_input, rejection_filer
 from gtmerge.mapping.config import builtin_names
 from gtmerge.merger import Tagged, merge_in_memory
 from gtmerge.planning import Plan, plan_run, split_inputs
@@ -35,15 +35,19 @@ from gtmerge.spool import (
     SpoolTask,
     merge_partition,
     merged_lines,
+    ordered_lines,
     rejects_path,
     spool_input,
 )
 from gtmerge.validate import ManifestValidator
+from gtmerge.validate.manifest import LineChunk, check_chunk
 from gtmerge.workers import Runner, runner
 from gtmerge.writer import DEFAULT_BOX_ATTRIBUTE, DEFAULT_LABEL_ATTRIBUTE, ManifestFormat
 
 DEFAULT_MEMORY_MB = 128
 _FINDINGS_KEPT_PER_CODE = 1000
+#: Lines of the output checked per task when workers validate it (a few MB each).
+_VALIDATION_CHUNK_LINES = 5000
 __all__ = ["BadRecord", "InvalidOutput", "MergeError", "merge"]
 
 
@@ -114,6 +118,7 @@ def merge(
         bar = stack.enter_context(_progress_bar(sources, progress))
         workdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="gtmerge-", dir=tmp_dir))
         rejects_out = stack.enter_context(open_destination(rejects, s3)) if rejects else None
+        work: Runner | None = None
         if plan.in_memory:
             context = ReadContext(s3, image_root, bar.update)
             records = _read_in_memory(sources, context, result, rejects_out, strict)
@@ -124,9 +129,12 @@ def merge(
             work = stack.enter_context(runner(plan.workers, bar))
             lines = job.run(work, fmt, result, rejects_out)
         out = stack.enter_context(open_destination(output, s3))
-        for line in lines:
-            out.write(line)
-            validator.feed(line)
+        if work is None or not work.parallel:
+            for line in lines:
+                out.write(line)
+                validator.feed(line)
+        else:
+            _write_and_validate(lines, out, validator, work)
         validation = validator.finish()
         result.validation = validation.summary_dict()
         if fail_on_invalid and validation.has_errors:
@@ -141,6 +149,22 @@ def merge(
         with open_destination(report, s3) as report_out:
             report_out.write(orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2))
     return result
+
+
+def _write_and_validate(
+    lines: Iterator[bytes], out: BinaryIO, validator: ManifestValidator, work: Runner
+) -> None:
+    """Write the lines here and check them in the workers, chunk by chunk, in order."""
+
+    def chunks() -> Iterator[LineChunk]:
+        written = 0
+        while chunk := list(itertools.islice(lines, _VALIDATION_CHUNK_LINES)):
+            out.write(b"".join(chunk))
+            yield LineChunk(written, chunk, max_findings=_FINDINGS_KEPT_PER_CODE)
+            written += len(chunk)
+
+    for checked in work.map_stream(check_chunk, chunks(), ahead=2 * work.workers):
+        validator.absorb(checked)
 
 
 def _manifest_format(attribute: str, box_attribute: str) -> ManifestFormat:
@@ -171,7 +195,7 @@ def _read_in_memory(
     strict: bool,
 ) -> Iterator[Tagged]:
     for index, source in enumerate(sources):
-        stats, images = read_input(source, context, rejection_filer(source, rejects, strict))
+        stats, images = read_input(source, context, rejection_filer(source.name, rejects, strict))
         report.inputs.append(stats)
         for image in images:
             yield Tagged(index, image)
@@ -215,12 +239,12 @@ class _Spooled:
     def run(
         self, work: Runner, fmt: ManifestFormat, report: Report, rejects: BinaryIO | None
     ) -> Iterator[bytes]:
-        part_stats = list(work.map_reading(spool_input, self.spool_tasks))
-        report.inputs.extend(self._fold(part_stats, rejects))
+        spooled = list(work.map_reading(spool_input, self.spool_tasks))
+        part_stats = [stats for stats, _ in spooled]
         merge_tasks = [
             MergeTask(
                 self.workdir,
-                len(self.parts),
+                tuple(part for _, part in spooled),
                 partition,
                 self.plan.partition_bits,
                 fmt,
@@ -229,39 +253,46 @@ class _Spooled:
             for partition in range(1 << self.plan.partition_bits)
         ]
         runs: list[str] = []
+        rejected = [rejects_path(self.workdir, number) for number in range(len(self.parts))]
         for merged in work.map(merge_partition, merge_tasks):
             runs.append(merged.run)
-            for part, count in zip(self.parts, merged.duplicates, strict=True):
-                report.inputs[part.source_index].duplicates += count
+            rejected.append(merged.rejects)
+            for stats, counted in zip(part_stats, merged.stats, strict=True):
+                stats.add(counted)
             report.written.add(merged.written)
+        self._write_rejections(rejected, part_stats, rejects)
+        report.inputs.extend(self._fold(part_stats))  # after: folding adds up the parts' stats
         return merged_lines(runs)
 
-    def _fold(self, part_stats: list[InputStats], rejects: BinaryIO | None) -> list[InputStats]:
-        """One set of stats per input, and its parts' rejections with input line numbers."""
+    def _fold(self, part_stats: list[InputStats]) -> list[InputStats]:
+        """One set of stats per input."""
         folded: list[InputStats] = []
-        for number, (part, stats) in enumerate(zip(self.parts, part_stats, strict=True)):
-            first_part = not folded or part.source_index == len(folded)
-            offset = 0 if first_part else folded[-1].lines
-            path = rejects_path(self.workdir, number)
-            if rejects is not None:
-                with open(path, "rb") as part_rejects:
-                    _copy_rejections(part_rejects, rejects, offset)
-            os.unlink(path)
-            if first_part:
+        for part, stats in zip(self.parts, part_stats, strict=True):
+            if part.source_index == len(folded):
                 folded.append(stats)
             else:
                 folded[-1].add(stats)
         return folded
 
-
-def _copy_rejections(source: BinaryIO, target: BinaryIO, line_offset: int) -> None:
-    if not line_offset:
-        shutil.copyfileobj(source, target)
-        return
-    for text in source:
-        entry = orjson.loads(text)
-        entry["line"] += line_offset
-        target.write(orjson.dumps(entry, option=orjson.OPT_APPEND_NEWLINE))
+    def _write_rejections(
+        self, paths: list[str], part_stats: list[InputStats], rejects: BinaryIO | None
+    ) -> None:
+        """Every rejection in input order, a part's line numbers made the input's own."""
+        offsets: list[int] = []
+        for number, part in enumerate(self.parts):
+            continued = number > 0 and self.parts[number - 1].source_index == part.source_index
+            offsets.append(offsets[-1] + part_stats[number - 1].lines if continued else 0)
+        if rejects is not None:
+            for line in ordered_lines(paths):
+                offset = offsets[int(line[:6])]
+                entry = line[ORDER_WIDTH:]
+                if offset:
+                    fields = orjson.loads(entry)
+                    fields["line"] += offset
+                    entry = orjson.dumps(fields, option=orjson.OPT_APPEND_NEWLINE)
+                rejects.write(entry)
+        for path in paths:
+            os.unlink(path)
 
 
 def _progress_bar(sources: list[Source], progress: bool | None) -> tqdm[Any]:

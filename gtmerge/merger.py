@@ -22,8 +22,6 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-import orjson
-
 from gtmerge.model import BoxSet, ImageRecord, Label
 from gtmerge.report import InputStats
 
@@ -51,14 +49,13 @@ class ImageMerger:
     superseded: set[object] = field(default_factory=set)
     seen: set[int] = field(default_factory=set)
 
-    def add(self, record: ImageRecord, serialised: bytes) -> bool:
+    def add(self, record: ImageRecord) -> bool:
         """Merge one record; return False when it is a duplicate of a record already added.
 
-        ``serialised`` is the record as orjson writes it: a hash of it stands for the record.
-        Hashing nested frozen dataclasses runs Python code per field, and keeping every record
-        would hold the whole input in memory; within one image a collision is a 2**-64 event.
+        The record's hash stands for it: keeping every record would hold the whole input in
+        memory, and within one image a collision is a 2**-64 event.
         """
-        fingerprint = hash(serialised)
+        fingerprint = hash(record)
         if fingerprint in self.seen:
             return False
         self.seen.add(fingerprint)
@@ -100,7 +97,7 @@ def merge_in_memory(records: Iterable[Tagged], inputs: list[InputStats]) -> Iter
             merger = images.get(record.key)
             if merger is None:
                 merger = images[record.key] = ImageMerger(record.key)
-            if not merger.add(record, orjson.dumps(record)):
+            if not merger.add(record):
                 inputs[tagged.source_index].duplicates += 1
     for merger in images.values():
         yield merger.result()

@@ -39,10 +39,6 @@ class Box:
     height: float
     confidence: float = 1.0
 
-    @property
-    def geometry(self) -> tuple[str, float, float, float, float]:
-        return (self.class_name, self.left, self.top, self.width, self.height)
-
 
 @dataclass(frozen=True, slots=True)
 class BoxSet:
@@ -61,7 +57,9 @@ class BoxSet:
         Confidences and job metadata are left out on purpose: a chained job copies its input's
         box set verbatim, and the same boxes exported twice are still one annotation.
         """
-        return (self.image_size, tuple(box.geometry for box in self.boxes))
+        # a list comprehension: this runs several times for every box set a merge sees
+        boxes = [(b.class_name, b.left, b.top, b.width, b.height) for b in self.boxes]
+        return (self.image_size, tuple(boxes))
 
 
 @dataclass(frozen=True, slots=True)

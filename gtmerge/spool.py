@@ -18,24 +18,32 @@ from __future__ import annotations
 import heapq
 import os
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
-from gtmerge.ingest import read_input, rejection_filer
+from gtmerge import interrupts
+from gtmerge.ingest import (
+    ORDER_WIDTH,
+    FileRejection,
+    account,
+    open_input,
+    order_key,
+    reading,
+    rejection_filer,
+)
 from gtmerge.merger import ImageMerger, paused_gc
 from gtmerge.model import Box, BoxSet, ImageRecord, ImageSize, Label
-from gtmerge.readers import ReadContext
+from gtmerge.readers import ReadContext, Reader
+from gtmerge.readers.groundtruth import GroundTruthReader, image_key, numbered_lines, parse_line
 from gtmerge.report import InputStats, OutputStats
 from gtmerge.s3 import S3, S3Settings
 from gtmerge.sources import Source
 from gtmerge.writer import ManifestFormat
 
-#: Bytes of the first-appearance key in front of every run line: input index, record number.
-ORDER_WIDTH = 18
 _SPLIT_BITS = 4
 _HASH_BITS = 32
 _FILE_BUFFER = 1 << 15
@@ -53,11 +61,20 @@ class SpoolTask:
 
 
 @dataclass(frozen=True)
+class SpooledPart:
+    """What pass 2 needs to know of one part's spool: its input's name, and whether it holds
+    raw Ground Truth lines (read in pass 2) or canonical records (read in pass 1)."""
+
+    name: str
+    raw: bool
+
+
+@dataclass(frozen=True)
 class MergeTask:
     """Merge the records whose key hash ends in ``partition`` (``bits`` low bits)."""
 
     directory: str
-    inputs: int
+    parts: tuple[SpooledPart, ...]
     partition: int
     bits: int
     fmt: ManifestFormat
@@ -67,10 +84,12 @@ class MergeTask:
 
 @dataclass
 class MergeResult:
-    """One partition's run file (its lines behind their order keys), and its counts."""
+    """One partition's run file and rejects file (lines behind their order keys), what it
+    wrote, and per part what pass 2 counted of its records (all but their lines)."""
 
     run: str
-    duplicates: list[int]
+    rejects: str
+    stats: list[InputStats]
     written: OutputStats = field(default_factory=OutputStats)
 
 
@@ -82,15 +101,22 @@ def rejects_path(directory: str, index: int) -> str:
     return os.path.join(directory, f"rejects-{index:06d}")
 
 
-def key_hash(key: str) -> int:
-    return zlib.crc32(key.encode())
+def key_hash(key: bytes) -> int:
+    return zlib.crc32(key)
 
 
-def spool_input(task: SpoolTask, on_bytes: Callable[[int], object] | None = None) -> InputStats:
-    """Pass 1 for one input; its rejections go to its own rejects file in the directory."""
+def spool_input(
+    task: SpoolTask, on_bytes: Callable[[int], object] | None = None
+) -> tuple[InputStats, SpooledPart]:
+    """Pass 1 for one input part; its rejections go to its own rejects file in the directory.
+
+    A Ground Truth manifest is spooled as its raw lines, found a partition by their key alone:
+    pass 2 then reads each line once, where a canonical record would be written here and read
+    back there. Other formats (and ``strict`` runs, which must stop at the first bad record
+    in input order) are read here and spooled as canonical records.
+    """
     context = ReadContext(S3(task.settings), task.image_root, on_bytes)
     count = 1 << task.partition_bits
-    mask = count - 1
     with ExitStack() as stack:
         rejects = stack.enter_context(open(rejects_path(task.directory, task.index), "wb"))
         files = [
@@ -100,50 +126,114 @@ def spool_input(task: SpoolTask, on_bytes: Callable[[int], object] | None = None
             for p in range(count)
         ]
         writers = [f.write for f in files]
-        filer = rejection_filer(task.source, rejects, task.strict)
-        stats, images = read_input(task.source, context, filer)
-        dumps = orjson.dumps
-        for number, image in enumerate(images):
-            writers[key_hash(image.key) & mask](b"%d\t%b\n" % (number, dumps(image)))
-    return stats
+        filer = rejection_filer(task.source.name, rejects, task.strict, task.index)
+        stats, reader = open_input(task.source, context)
+        raw = isinstance(reader, GroundTruthReader) and not task.strict
+        with reading(task.source, stats):
+            if raw:
+                _spool_lines(task.source, context, writers, stats, filer)
+            else:
+                _spool_records(task.source, context, reader, writers, stats, filer)
+    return stats, SpooledPart(task.source.name, raw)
+
+
+def _spool_lines(
+    source: Source,
+    context: ReadContext,
+    writers: Sequence[Callable[[bytes], object]],
+    stats: InputStats,
+    filer: FileRejection,
+) -> None:
+    mask = len(writers) - 1
+    for line_no, raw in numbered_lines(source, context):
+        interrupts.check()
+        stats.lines += 1
+        key = None if raw is None else image_key(raw)
+        if raw is None or key is None:  # a line without a usable image is accounted for here
+            account(parse_line(line_no, raw), stats, filer)
+        else:
+            end = b"" if raw.endswith(b"\n") else b"\n"  # only the last line may lack one
+            writers[key_hash(key) & mask](b"%d\t%b%b" % (line_no, raw, end))
+
+
+def _spool_records(
+    source: Source,
+    context: ReadContext,
+    reader: Reader,
+    writers: Sequence[Callable[[bytes], object]],
+    stats: InputStats,
+    filer: FileRejection,
+) -> None:
+    mask = len(writers) - 1
+    dumps = orjson.dumps
+    number = 0
+    for item in reader.read(source, context):
+        interrupts.check()
+        stats.lines += 1
+        image = account(item, stats, filer)
+        if image is not None:
+            writers[key_hash(image.key.encode()) & mask](b"%d\t%b\n" % (number, dumps(image)))
+            number += 1
 
 
 def merge_partition(task: MergeTask) -> MergeResult:
     """Pass 2 for one partition: a run of rendered lines in first-appearance order."""
     paths = [
         partition_path(task.directory, task.prefix, task.partition, index)
-        for index in range(task.inputs)
+        for index in range(len(task.parts))
     ]
     size = sum(os.path.getsize(path) for path in paths)
     if size > task.max_bytes and task.bits + _SPLIT_BITS <= _HASH_BITS:
         return _split(task, paths)
     images: dict[str, tuple[bytes, ImageMerger]] = {}
-    result = MergeResult(_run_path(task), [0] * task.inputs)
-    with paused_gc(), open(result.run, "wb", _FILE_BUFFER) as out:
-        _load_partition(paths, images, result.duplicates)
+    result = MergeResult(*_result_paths(task), _empty_stats(task))
+    with ExitStack() as stack:
+        stack.enter_context(paused_gc())
+        out = stack.enter_context(open(result.run, "wb", _FILE_BUFFER))
+        rejects = stack.enter_context(open(result.rejects, "wb", _FILE_BUFFER))
+        for index, path in enumerate(paths):
+            _load_spool(task.parts[index], index, path, images, result.stats[index], rejects)
         for order, merger in images.values():
             image = merger.result()
             result.written.count(image)
             out.write(order + task.fmt.render(image))
+        # freed while collection is still paused: the first collection after it would
+        # otherwise walk every record of the partition only to find them all alive
+        images.clear()
     return result
 
 
-def _load_partition(
-    paths: list[str], images: dict[str, tuple[bytes, ImageMerger]], duplicates: list[int]
+def _empty_stats(task: MergeTask) -> list[InputStats]:
+    return [InputStats(part.name, "") for part in task.parts]
+
+
+def _load_spool(
+    part: SpooledPart,
+    index: int,
+    path: str,
+    images: dict[str, tuple[bytes, ImageMerger]],
+    stats: InputStats,
+    rejects: BinaryIO,
 ) -> None:
-    """Merge every spooled record of a partition into ``images``, input by input."""
-    for index, path in enumerate(paths):
-        with open(path, "rb", _FILE_BUFFER) as spool:
-            for line in spool:
-                number, serialised = line[:-1].split(b"\t", 1)
-                record = decode(orjson.loads(serialised))
-                entry = images.get(record.key)
-                if entry is None:
-                    order = b"%06d%012d" % (index, int(number))
-                    entry = images[record.key] = (order, ImageMerger(record.key))
-                if not entry[1].add(record, serialised):
-                    duplicates[index] += 1
-        os.unlink(path)
+    """Merge every record of one part's spool file into ``images``, in input order."""
+    filer = rejection_filer(part.name, rejects, False, index)
+    with open(path, "rb", _FILE_BUFFER) as spool:
+        for line in spool:
+            number, data = line[:-1].split(b"\t", 1)
+            if part.raw:
+                interrupts.check()
+                record = account(parse_line(int(number), data), stats, filer)
+                if record is None:
+                    continue
+            else:
+                record = decode(orjson.loads(data))
+            entry = images.get(record.key)
+            if entry is None:
+                merger = ImageMerger(record.key)
+                entry = images[record.key] = (order_key(index, int(number)), merger)
+            if not entry[1].add(record):
+                stats.duplicates += 1
+    os.unlink(path)
 
 
 def _split(task: MergeTask, paths: list[str]) -> MergeResult:
@@ -160,16 +250,15 @@ def _split(task: MergeTask, paths: list[str]) -> MergeResult:
                 for p in range(count)
             ]
             for line in spool:
-                key = orjson.loads(line.split(b"\t", 1)[1])["key"]
+                key = _spooled_key(line[:-1].split(b"\t", 1)[1], task.parts[index].raw)
                 files[(key_hash(key) >> task.bits) & (count - 1)].write(line)
         os.unlink(path)
-    result = MergeResult(_run_path(task), [0] * task.inputs)
-    parts = []
-    for sub in range(count):
-        part = merge_partition(
+    result = MergeResult(*_result_paths(task), _empty_stats(task))
+    subs = [
+        merge_partition(
             MergeTask(
                 task.directory,
-                task.inputs,
+                task.parts,
                 sub,
                 task.bits + _SPLIT_BITS,
                 task.fmt,
@@ -177,32 +266,50 @@ def _split(task: MergeTask, paths: list[str]) -> MergeResult:
                 prefix,
             )
         )
-        result.duplicates = [a + b for a, b in zip(result.duplicates, part.duplicates, strict=True)]
-        result.written.add(part.written)
-        parts.append(part.run)
-    # One run per partition, however often it was split: the final merge then holds one open
-    # file per top-level partition, not one per leaf.
-    with open(result.run, "wb", _FILE_BUFFER) as out:
-        out.writelines(_ordered(parts))
-    for part_run in parts:
-        os.unlink(part_run)
+        for sub in range(count)
+    ]
+    for sub_result in subs:
+        for stats, sub_stats in zip(result.stats, sub_result.stats, strict=True):
+            stats.add(sub_stats)
+        result.written.add(sub_result.written)
+    # One run (and one rejects file) per partition, however often it was split: the final
+    # merge then holds one open file per top-level partition, not one per leaf.
+    for target, pieces in (
+        (result.run, [sub.run for sub in subs]),
+        (result.rejects, [sub.rejects for sub in subs]),
+    ):
+        with open(target, "wb", _FILE_BUFFER) as out:
+            out.writelines(ordered_lines(pieces))
+        for piece in pieces:
+            os.unlink(piece)
     return result
 
 
-def _run_path(task: MergeTask) -> str:
-    return os.path.join(task.directory, f"run-{task.prefix}-{task.partition:05d}")
+def _spooled_key(data: bytes, raw: bool) -> bytes:
+    if raw:
+        key = image_key(data)
+        assert key is not None, "pass 1 spools only lines with an image key"
+        return key
+    return str(orjson.loads(data)["key"]).encode()
 
 
-def _ordered(runs: list[str]) -> Iterator[bytes]:
-    """The lines of several runs in first-appearance order, order keys included."""
+def _result_paths(task: MergeTask) -> tuple[str, str]:
+    name = f"{task.prefix}-{task.partition:05d}"
+    return os.path.join(task.directory, f"run-{name}"), os.path.join(
+        task.directory, f"rejected-{name}"
+    )
+
+
+def ordered_lines(paths: list[str]) -> Iterator[bytes]:
+    """The lines of several files sorted by order key (each file is), order keys included."""
     with ExitStack() as stack:
-        files = [stack.enter_context(open(run, "rb", _FILE_BUFFER)) for run in runs]
+        files = [stack.enter_context(open(path, "rb", _FILE_BUFFER)) for path in paths]
         yield from heapq.merge(*files)
 
 
 def merged_lines(runs: list[str]) -> Iterator[bytes]:
     """The lines of all runs in first-appearance order, without their order keys."""
-    for line in _ordered(runs):
+    for line in ordered_lines(runs):
         yield line[ORDER_WIDTH:]
 
 

@@ -10,7 +10,8 @@ import multiprocessing
 import multiprocessing.pool
 import signal
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
 from typing import Any, TypeVar
@@ -56,6 +57,10 @@ class Runner:
     def parallel(self) -> bool:
         return self._pool is not None
 
+    @property
+    def workers(self) -> int:
+        return len(self._pids) or 1
+
     def map(self, function: Callable[[T], R], tasks: Sequence[T]) -> Iterator[R]:
         """Results in task order; the first failing task (in order) raises its exception."""
         if self._pool is None:
@@ -71,6 +76,27 @@ class Runner:
             return
         yield from self._pool_map(partial(function, on_bytes=count_bytes), tasks)
 
+    def map_stream(self, function: Callable[[T], R], tasks: Iterable[T], ahead: int) -> Iterator[R]:
+        """Like :meth:`map` over a stream of tasks, made only as results are taken: at most
+        ``ahead`` tasks are out at once (a pool's own ``imap`` would drain the stream into
+        memory)."""
+        if self._pool is None:
+            yield from map(function, tasks)
+            return
+        pending: deque[multiprocessing.pool.AsyncResult[R]] = deque()
+        for task in tasks:
+            pending.append(self._pool.apply_async(function, (task,)))
+            if len(pending) >= ahead:
+                yield self._wait(pending.popleft())
+        while pending:
+            yield self._wait(pending.popleft())
+
+    def _wait(self, result: multiprocessing.pool.AsyncResult[R]) -> R:
+        while not result.ready():
+            result.wait(_POLL_SECONDS)
+            self._poll()
+        return result.get()
+
     def _pool_map(self, function: Callable[[T], R], tasks: Sequence[T]) -> Iterator[R]:
         assert self._pool is not None
         results = self._pool.imap(function, tasks)
@@ -78,15 +104,18 @@ class Runner:
             try:
                 result = results.next(_POLL_SECONDS)
             except multiprocessing.TimeoutError:
-                interrupts.check()
-                self._check_workers()
-                self._update()
+                self._poll()
                 continue
             except StopIteration:
                 self._update()
                 return
             self._update()
             yield result
+
+    def _poll(self) -> None:
+        interrupts.check()
+        self._check_workers()
+        self._update()
 
     def _check_workers(self) -> None:
         """A pool replaces a worker that died (killed, out of memory) but loses its task, and

@@ -6,7 +6,7 @@ from builders import boxes, classification, line, multilabel, verification
 
 from gtmerge.model import Box, BoxSet, ImageRecord, ImageSize, Label, Verdict
 from gtmerge.readers.base import Parsed, ReadContext, Rejection, Skipped
-from gtmerge.readers.groundtruth import GroundTruthReader, parse_line
+from gtmerge.readers.groundtruth import GroundTruthReader, image_key, parse_line
 from gtmerge.sources import Source
 
 KEY = "s3://gt-bucket/images/a.jpg"
@@ -248,3 +248,39 @@ def test_byte_order_mark_and_crlf_are_tolerated(tmp_path: Path) -> None:
     path.write_bytes(b"\xef\xbb\xbf" + text.encode())
     items = list(GroundTruthReader().read(Source(str(path)), ReadContext()))
     assert [type(item).__name__ for item in items] == ["Parsed", "Parsed"]
+
+
+GT_LABEL = classification("species", "cat")
+
+
+@pytest.mark.parametrize(
+    ("raw", "key"),
+    [
+        # as Ground Truth writes it: found without parsing
+        (b'{"source-ref":"s3://b/a.jpg","x":1}', "s3://b/a.jpg"),
+        # every other spelling is parsed, and gives what parse_line gives
+        (b'{"source-ref": "s3://b/a.jpg"}', "s3://b/a.jpg"),
+        (b'{"source-ref":"s3://b/a%20b.jpg"}', "s3://b/a b.jpg"),
+        (b'{"source-ref":"https://b.s3.amazonaws.com/a.jpg"}', "s3://b/a.jpg"),
+        (b'{"source-ref":"s3://b/a.jpg","source-ref":"s3://b/z.jpg"}', "s3://b/z.jpg"),
+        (b'{"source-ref":"s3://b/a.jpg","source\\u002dref":"s3://b/z.jpg"}', "s3://b/z.jpg"),
+        (b'{"source-ref":"s3://b/a\\u0041.jpg"}', "s3://b/aA.jpg"),
+        (b'{"x":{"source-ref":"s3://b/z.jpg"},"source-ref":"s3://b/a.jpg"}', "s3://b/a.jpg"),
+        (line("a.jpg", GT_LABEL).encode(), "s3://gt-bucket/images/a.jpg"),
+        # no usable image: nothing to spool
+        (b'{"source-ref":"s3://b/"}', None),
+        (b'{"source-ref": "s3://b/a.jpg", "x-metadata": {}}', None),
+        (b"", None),
+    ],
+)
+def test_image_key_is_the_key_parse_line_gives(raw: bytes, key: str | None) -> None:
+    item = parse_line(1, raw)
+    assert (item.image.key if isinstance(item, Parsed) else None) == key
+    assert image_key(raw) == (None if key is None else key.encode())
+
+
+def test_a_broken_line_that_starts_like_ground_truth_still_gets_its_key() -> None:
+    # it is spooled by this key and rejected when pass 2 parses it
+    raw = b'{"source-ref":"s3://b/a.jpg","x":'
+    assert isinstance(parse_line(1, raw), Rejection)
+    assert image_key(raw) == b"s3://b/a.jpg"

@@ -102,18 +102,23 @@ def test_an_oversized_partition_is_split_without_changing_the_result(
     for max_bytes in (1 << 40, 2_000_000, 200_000):
         directory = tmp_path / str(max_bytes)
         directory.mkdir()
+        parts = []
         for index, path in enumerate(jobs):
             source = Source(path, None, "groundtruth")
-            spool_input(SpoolTask(index, source, S3Settings(), None, str(directory), 0, False))
+            task = SpoolTask(index, source, S3Settings(), None, str(directory), 0, False)
+            parts.append(spool_input(task)[1])
         splits.clear()
-        merged = merge_partition(MergeTask(str(directory), len(jobs), 0, 0, fmt, max_bytes))
+        merged = merge_partition(MergeTask(str(directory), tuple(parts), 0, 0, fmt, max_bytes))
         lines = list(merged_lines([merged.run]))
-        results[max_bytes] = (len(splits), lines, merged.duplicates)
-        # however often it was split, a partition leaves one run and no spool behind
-        assert [p.name for p in directory.iterdir() if not p.name.startswith("rejects")] == [
-            Path(merged.run).name
+        rejected = Path(merged.rejects).read_bytes()
+        counts = [(s.parsed, s.duplicates, sum(s.rejected.values())) for s in merged.stats]
+        results[max_bytes] = (len(splits), lines, counts, rejected)
+        # however often it was split, a partition leaves one run, one rejects file and no spool
+        assert sorted(p.name for p in directory.iterdir() if not p.name.startswith("rejects")) == [
+            Path(merged.rejects).name,
+            Path(merged.run).name,
         ]
-    assert [count for count, _, _ in results.values()] == [0, 1, 17]
+    assert [result[0] for result in results.values()] == [0, 1, 17]
     whole = results[1 << 40][1:]
     assert results[2_000_000][1:] == whole
     assert results[200_000][1:] == whole

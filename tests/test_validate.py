@@ -9,6 +9,7 @@ import orjson
 import pytest
 
 from gtmerge.validate import Finding, ManifestValidator, ValidationResult
+from gtmerge.validate.manifest import LineChunk, check_chunk
 
 CLASSIFICATION = "groundtruth/image-classification"
 DETECTION = "groundtruth/object-detection"
@@ -568,3 +569,28 @@ def test_findings_are_plain_data():
         }
     ]
     assert copy.deepcopy(result.summary_dict()) == orjson.loads(orjson.dumps(result.summary_dict()))
+
+
+# ---- one manifest checked in chunks (merge validates its output in its workers) -------------
+
+
+def test_chunks_checked_apart_and_absorbed_give_the_whole_result():
+    lines: list[dict | bytes] = list(good_lines(20))
+    lines[2] = b"{oops"
+    lines[5] = classification("s3://other-bucket/x.png")
+    lines[6] = boxes("s3://bucket/b.png", [(0, 10, 10, 0.5, 100)])  # too small: an error
+    lines[11] = boxes("s3://bucket/c.png", [(0, 600, 10, 100, 100)])  # off the image
+    lines[12] = {"source-ref": "s3://bucket/unannotated.png"}  # a warning
+    lines[16] = boxes("s3://bucket/d.png", [(0, 610, 10, 100, 100)])
+    lines[17] = b"[1]"
+    encoded = [encode(line) + b"\n" for line in lines]
+    options: dict[str, Any] = {"remember_refs": False, "max_findings": 2}
+    whole = validate_lines(lines, **options)
+    assert whole.summary["findings_by_code"]["ERROR_INVALID_JSON_LINE"] == 2
+    assert len(whole.errors) < sum(whole.summary["findings_by_code"].values())  # some capped
+    for size in (1, 3, 7, 20):
+        validator = ManifestValidator(**options)
+        for start in range(0, len(encoded), size):
+            chunk = LineChunk(start, encoded[start : start + size], max_findings=2)
+            validator.absorb(check_chunk(chunk))
+        assert validator.finish() == whole, size

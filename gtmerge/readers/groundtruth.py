@@ -24,6 +24,8 @@ from gtmerge.readers.base import Item, Parsed, ReadContext, Rejection, Skipped, 
 from gtmerge.sources import Source, open_source, read_lines
 
 _BOM = b"\xef\xbb\xbf"
+_LEADING_KEY = b'{"source-ref":"'
+_KEY_NAME = b'"source-ref"'
 _METADATA = "-metadata"
 _MULTILABEL = "groundtruth/image-classification-multilabel"
 _VERIFICATION = "groundtruth/label-verification"
@@ -42,12 +44,47 @@ class GroundTruthReader:
     """Reads Ground Truth output manifests (JSON lines) of every image task type."""
 
     def read(self, source: Source, context: ReadContext) -> Iterator[Item]:
-        with open_source(source, context.s3, context.on_bytes) as stream:
-            for line_no, raw in enumerate(read_lines(stream), 1):
-                # Windows tools put a UTF-8 byte-order mark before the first line.
-                if line_no == 1 and raw and raw.startswith(_BOM):
-                    raw = raw[len(_BOM) :]
-                yield parse_line(line_no, raw)
+        for line_no, raw in numbered_lines(source, context):
+            yield parse_line(line_no, raw)
+
+
+def numbered_lines(source: Source, context: ReadContext) -> Iterator[tuple[int, bytes | None]]:
+    """The raw lines of a manifest with their 1-based numbers (None: over the line limit)."""
+    with open_source(source, context.s3, context.on_bytes) as stream:
+        for line_no, raw in enumerate(read_lines(stream), 1):
+            # Windows tools put a UTF-8 byte-order mark before the first line.
+            if line_no == 1 and raw and raw.startswith(_BOM):
+                raw = raw[len(_BOM) :]
+            yield line_no, raw
+
+
+def image_key(raw: bytes) -> bytes | None:
+    """The normalised image key of a line, UTF-8 encoded, for the spool to partition it by.
+
+    A line that starts the way Ground Truth writes them (``source-ref`` first, compact, a
+    plain ``s3://`` URI) gives it without being parsed, in a third of the time: it is the key
+    :func:`parse_line` finds, if the line parses at all (a broken line is rejected when it is
+    parsed, whatever its partition). Any other line is parsed here: None when it has no
+    usable image.
+    """
+    key = _leading_key(raw)
+    if key is not None:
+        return key
+    item = parse_line(0, raw)
+    return item.image.key.encode() if isinstance(item, Parsed) else None
+
+
+def _leading_key(raw: bytes) -> bytes | None:
+    # Without a backslash in the line, no string holds an escape, so the first quote after the
+    # value's opening quote ends it, and a second source-ref member would show its name as is.
+    if not raw.startswith(_LEADING_KEY) or b"\\" in raw:
+        return None
+    end = raw.find(b'"', len(_LEADING_KEY))
+    key = raw[len(_LEADING_KEY) : end]
+    if end < 0 or raw.find(_KEY_NAME, end) >= 0 or b"%" in key or not key.startswith(b"s3://"):
+        return None
+    # normalise_key returns such a reference unchanged when it has a bucket and an object key
+    return key if 5 < key.find(b"/", 5) < len(key) - 1 else None
 
 
 def parse_line(line_no: int, raw: bytes | None) -> Item:
@@ -91,21 +128,54 @@ def _read_attributes(line_no: int, raw: bytes, key: str, obj: dict[str, Any]) ->
         if not name.endswith(_METADATA) or name in _PASSTHROUGH:
             continue
         attribute = name[: -len(_METADATA)]
+        # The common valid classification attribute, read inline; the general path below
+        # reads everything else and finds the reason when something is wrong.
+        if type(metadata) is dict and metadata.get("type") == rekognition.CLASSIFICATION:
+            value = obj.get(attribute)
+            class_name, confidence = metadata.get("class-name"), metadata.get("confidence")
+            human, date = metadata.get("human-annotated"), metadata.get("creation-date")
+            if (
+                (type(value) is int or type(value) is str)
+                and type(class_name) is str
+                and class_name
+                and (type(confidence) is float or type(confidence) is int)
+                and 0 <= confidence <= 1
+                and (human == "yes" or human == "no")
+                and "failure-reason" not in metadata
+                and rekognition.is_valid_creation_date(date)
+            ):
+                job = metadata.get("job-name")
+                labels.append(
+                    Label(
+                        class_name,
+                        confidence,
+                        human == "yes",
+                        date,  # type: ignore[arg-type]
+                        job if type(job) is str else None,
+                    )
+                )
+                usable += 1
+                continue
         try:
             _read_pair(attribute, obj, metadata, labels, box_sets, verdicts)
         except UnusableAttribute as exc:
             dropped.append(Rejection(line_no, str(exc), "", attribute))
             continue
         usable += 1
-    if dropped and not usable:
-        reason = "; ".join(f"{d.attribute}: {d.reason}" for d in dropped)
-        return Rejection(line_no, _line_reason(dropped, reason), raw_text(raw))
     if dropped:
+        if not usable:
+            reason = "; ".join(f"{d.attribute}: {d.reason}" for d in dropped)
+            return Rejection(line_no, _line_reason(dropped, reason), raw_text(raw))
         text = raw_text(raw)
         dropped = [Rejection(d.line, d.reason, text, d.attribute) for d in dropped]
-    kept, superseded = _apply_adjustments(box_sets)
-    image = ImageRecord(key, tuple(labels), kept, superseded)
-    return Parsed(line_no, image, tuple(dropped), tuple(verdicts))
+    if box_sets:
+        kept, superseded = _apply_adjustments(box_sets)
+        image = ImageRecord(key, tuple(labels), kept, superseded)
+    else:
+        image = ImageRecord(key, tuple(labels))
+    return Parsed(
+        line_no, image, tuple(dropped) if dropped else (), tuple(verdicts) if verdicts else ()
+    )
 
 
 def _line_reason(dropped: list[Rejection], detail: str) -> str:
@@ -231,8 +301,6 @@ def _apply_adjustments(
     wins. The replaced sets are kept as ``superseded`` so that the same boxes coming from the
     original job's own output file are dropped at merge time too.
     """
-    if not box_sets:
-        return (), ()
     adjusted = [box_set for box_set, is_adjustment in box_sets if is_adjustment]
     if not adjusted:
         return tuple(box_set for box_set, _ in box_sets), ()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -220,6 +221,38 @@ class ManifestValidator:
             if finding.line is not None:
                 self._error_lines.add(finding.line)
 
+    # ---- chunks ---------------------------------------------------------------------------
+
+    def absorb(self, later: ManifestValidator) -> None:
+        """Fold in what ``later`` found in the lines that follow this validator's own (see
+        :func:`check_chunk`), so that processes can share the line checks of one manifest.
+
+        Only for validators that keep no per-image state (``remember_refs=False``): a source-ref
+        repeated across chunks would go unnoticed.
+        """
+        assert not self.remember_refs and not later.remember_refs
+        kept = Counter(finding.code for finding in later._errors + later._warnings)
+        for finding in later._errors + later._warnings:  # each list is in line order
+            self._add(finding)
+        for code, count in later._findings_by_code.items():  # those past later's own limit
+            self._findings_by_code[code] = self._findings_by_code.get(code, 0) + count - kept[code]
+        self._error_lines |= later._error_lines
+        self._images += later._images
+        self._line = later._line
+        self._bytes += later._bytes
+        for status, count in enumerate(later._counts):
+            self._counts[status] += count
+        for bucket, line in later._buckets.items():
+            self._buckets.setdefault(bucket, line)
+        for ours, theirs in (
+            (self._class_label_images, later._class_label_images),
+            (self._object_label_images, later._object_label_images),
+        ):
+            for name, count in theirs.items():
+                ours[name] = ours.get(name, 0) + count
+        self._class_lines += later._class_lines
+        self._object_lines += later._object_lines
+
     # ---- images ---------------------------------------------------------------------------
 
     def reject_image(self, source_ref: str, problem: ImageProblem) -> None:
@@ -366,3 +399,25 @@ def _json_type(value: object) -> str:
     return {dict: "an object", list: "a list", bool: "a boolean", type(None): "null"}.get(
         type(value), "a number"
     )
+
+
+@dataclass(frozen=True)
+class LineChunk:
+    """Consecutive lines of a manifest, for :func:`check_chunk` in another process."""
+
+    lines_before: int
+    lines: list[bytes]
+    max_lines: int = DEFAULT_MAX_LINES
+    max_findings: int | None = None
+
+
+def check_chunk(chunk: LineChunk) -> ManifestValidator:
+    """The line checks of one chunk, numbered as in the whole manifest; fold the result into
+    the validator of the lines before with :meth:`ManifestValidator.absorb`."""
+    validator = ManifestValidator(
+        chunk.max_lines, remember_refs=False, max_findings=chunk.max_findings
+    )
+    validator._line = chunk.lines_before
+    for line in chunk.lines:
+        validator.feed(line)
+    return validator
