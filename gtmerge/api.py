@@ -46,8 +46,8 @@ from gtmerge.writer import DEFAULT_BOX_ATTRIBUTE, DEFAULT_LABEL_ATTRIBUTE, Manif
 
 DEFAULT_MEMORY_MB = 128
 _FINDINGS_KEPT_PER_CODE = 1000
-#: Lines of the output checked per task when workers validate it (a few MB each).
-_VALIDATION_CHUNK_LINES = 5000
+#: Lines of the output checked per task when workers validate it (about 1 MB each).
+_VALIDATION_CHUNK_LINES = 2000
 __all__ = ["BadRecord", "InvalidOutput", "MergeError", "merge"]
 
 
@@ -163,7 +163,7 @@ def _write_and_validate(
             yield LineChunk(written, chunk, max_findings=_FINDINGS_KEPT_PER_CODE)
             written += len(chunk)
 
-    for checked in work.map_stream(check_chunk, chunks(), ahead=2 * work.workers):
+    for checked in work.map_stream(check_chunk, chunks(), ahead=work.workers + 1):
         validator.absorb(checked)
 
 

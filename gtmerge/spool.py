@@ -1,13 +1,17 @@
 """Out-of-core merge: two passes over hash partitions, so memory follows a budget, not the input.
 
-- **Pass 1**, one task per input: read and account for every record, and append each image
-  record to one of P partition files of that input, chosen by a stable hash (CRC-32) of the
-  image key, tagged with its position in the input.
-- **Pass 2**, one task per partition: load the partition's records input by input, in order,
-  merge them per image, and write the rendered lines as a *run* ordered by first appearance.
-  A partition larger than its share of the budget is split again on further hash bits first.
+- **Pass 1**, one task per input part: append each record to one of P partition files of that
+  part, chosen by a stable hash (CRC-32) of its image key, tagged with its position in the
+  input. A Ground Truth line is spooled as it is, found its key without being parsed (most
+  are: :func:`~gtmerge.readers.groundtruth.image_key`); records of other formats are read
+  here and spooled as canonical records. Lines without a usable image are accounted for here.
+- **Pass 2**, one task per partition: read the partition's records part by part, in order
+  (parsing the Ground Truth lines, accounting for them and filing their rejections), merge
+  them per image, and write the rendered lines as a *run* ordered by first appearance. A
+  partition larger than its share of the budget is split again on further hash bits first.
 - **Final**: a k-way merge of the runs by first appearance, which is exactly the order of the
   in-memory path, so the output bytes do not depend on P, the budget or the worker count.
+  Rejections are merged back into input order the same way.
 
 The tasks are plain picklable values run by :func:`spool_input` and :func:`merge_partition`,
 so a process pool runs them here and a distributed scheduler could run them elsewhere.

@@ -1013,7 +1013,7 @@ CATEGORIES: list[tuple[str, Callable[[dict[str, Any]], bool]]] = [
     ("image keys (normalise_key)", lambda r: _in(r, "gtmerge/keys")),
     ("merge (ImageMerger, dedup)", lambda r: _in(r, "gtmerge/merger")),
     (
-        "spool: encode, decode, partitions, workers",
+        "spool: partition files, pass loops, workers",
         lambda r: _in(r, "gtmerge/spool", "gtmerge/workers", "gtmerge/ingest", "heapq"),
     ),
     ("render (writer)", lambda r: _in(r, "gtmerge/writer")),
