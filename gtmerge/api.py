@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from gtmerge.destination import check_writable, open_destination, same_target
 from gtmerge.errors import BadRecord, InvalidOutput, MergeError
-from gtmerge.ingest import ORDER_WIDTH, read_input, rejection_filer
+from gtmerge.ingest import ORDER_WIDTH, part_of, read_input, rejection_filer
 from gtmerge.mapping.config import builtin_names
 from gtmerge.merger import Tagged, merge_in_memory
 from gtmerge.planning import Plan, plan_run, split_inputs
@@ -284,7 +284,7 @@ class _Spooled:
             offsets.append(offsets[-1] + part_stats[number - 1].lines if continued else 0)
         if rejects is not None:
             for line in ordered_lines(paths):
-                offset = offsets[int(line[:6])]
+                offset = offsets[part_of(line)]
                 entry = line[ORDER_WIDTH:]
                 if offset:
                     fields = orjson.loads(entry)

@@ -32,6 +32,11 @@ def order_key(part: int, number: int) -> bytes:
     return b"%06d%012d" % (part, number)
 
 
+def part_of(keyed: bytes) -> int:
+    """The part number in the order key at the start of ``keyed``."""
+    return int(keyed[:6])
+
+
 def open_input(source: Source, context: ReadContext) -> tuple[InputStats, Reader]:
     """The (empty) stats of ``source`` and the reader its mapping calls for."""
     try:

@@ -2,9 +2,10 @@
 
 - **Pass 1**, one task per input part: append each record to one of P partition files of that
   part, chosen by a stable hash (CRC-32) of its image key, tagged with its position in the
-  input. A Ground Truth line is spooled as it is, found its key without being parsed (most
-  are: :func:`~gtmerge.readers.groundtruth.image_key`); records of other formats are read
-  here and spooled as canonical records. Lines without a usable image are accounted for here.
+  input. A Ground Truth line is spooled as it is, its partition chosen by a key that is found
+  without parsing the line (for most lines: :func:`~gtmerge.readers.groundtruth.image_key`);
+  records of other formats are read here and spooled as canonical records. Lines without a
+  usable image are accounted for here.
 - **Pass 2**, one task per partition: read the partition's records part by part, in order
   (parsing the Ground Truth lines, accounting for them and filing their rejections), merge
   them per image, and write the rendered lines as a *run* ordered by first appearance. A
@@ -114,7 +115,7 @@ def spool_input(
 ) -> tuple[InputStats, SpooledPart]:
     """Pass 1 for one input part; its rejections go to its own rejects file in the directory.
 
-    A Ground Truth manifest is spooled as its raw lines, found a partition by their key alone:
+    A Ground Truth manifest is spooled as its raw lines, each in the partition of its key:
     pass 2 then reads each line once, where a canonical record would be written here and read
     back there. Other formats (and ``strict`` runs, which must stop at the first bad record
     in input order) are read here and spooled as canonical records.
