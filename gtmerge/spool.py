@@ -224,10 +224,11 @@ def _load_spool(
     filer = rejection_filer(part.name, rejects, False, index)
     with open(path, "rb", _FILE_BUFFER) as spool:
         for line in spool:
-            number, data = line[:-1].split(b"\t", 1)
+            interrupts.check()
+            tagged, data = line[:-1].split(b"\t", 1)
+            number = int(tagged)
             if part.raw:
-                interrupts.check()
-                record = account(parse_line(int(number), data), stats, filer)
+                record = account(parse_line(number, data), stats, filer)
                 if record is None:
                     continue
             else:
@@ -235,7 +236,7 @@ def _load_spool(
             entry = images.get(record.key)
             if entry is None:
                 merger = ImageMerger(record.key)
-                entry = images[record.key] = (order_key(index, int(number)), merger)
+                entry = images[record.key] = (order_key(index, number), merger)
             if not entry[1].add(record):
                 stats.duplicates += 1
     os.unlink(path)
