@@ -8,12 +8,20 @@ from typing import Any
 import orjson
 import pytest
 
-from gtmerge.validate import Finding, ManifestValidator, ValidationResult
+from gtmerge.validate import Finding, ManifestValidator, ValidationResult, lines
 from gtmerge.validate.manifest import LineChunk, check_chunk
 
 CLASSIFICATION = "groundtruth/image-classification"
 DETECTION = "groundtruth/object-detection"
 DATE = "2020-03-06T17:46:39.176"
+
+
+@pytest.fixture(autouse=True, params=["fast path", "rules only"])
+def line_checks(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test runs with the C fast path for valid lines, and without it (gtmerge built
+    without a C compiler): the findings must be the same."""
+    if request.param == "rules only":
+        monkeypatch.setattr(lines, "clean_labels", None)
 
 
 def classification(ref: str = "s3://bucket/images/0.png", name: str = "cat", **meta: Any) -> dict:

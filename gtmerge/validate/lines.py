@@ -1,15 +1,17 @@
 """Checks of one parsed line's label attributes (formats.md §1, §2, §3.2, §3.3, §4.4).
 
-This runs once per line, so each attribute is first tested by a fast predicate: one flat
-expression over the common valid shape, with no calls and no allocation. Only when it fails do
-the ``_explain_*`` functions, which state the rules one by one, find the † error to report. A
-predicate may be stricter than its explanation (the explanation then finds nothing, and the
-attribute is checked on as valid), never looser.
+The rules are stated here one by one, in Rekognition's order. This runs once per line, and
+most lines of a manifest are valid: the C extension ``_fastlines`` first tells, in one pass
+with none of the interpreter's cost per check, whether every attribute of a line passes with
+no finding at all, and only the lines it cannot vouch for are checked here. Without the
+extension (gtmerge built without a C compiler) every line is checked here, with the same
+results.
 """
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+from collections.abc import Callable
+from typing import Any
 
 from gtmerge.rekognition import (
     CLASSIFICATION,
@@ -30,7 +32,6 @@ from gtmerge.validate.findings import Finding
 NOT_LABEL_KEYS = frozenset({"source-ref", "errors", "warnings", "cl-errors", "cl-metadata"})
 METADATA_SUFFIX = "-metadata"
 _BOX_FIELDS = ("left", "top", "width", "height")
-_NO_BOXES: list[Any] = []
 _YES_NO = ("yes", "no")
 _MISSING: Any = object()
 #: Key sequences remembered by check_labels' ``pairing``; only a pathological manifest has more.
@@ -43,6 +44,18 @@ VALID, INVALID, IGNORED = 0, 1, 2
 Found = tuple[str, str | None, str | None, int | None]
 #: The label attributes of a line and their metadata keys: ((attribute, metadata key), …).
 Pairs = tuple[tuple[str, str], ...]
+
+
+def _fast_path() -> Callable[[dict[str, Any], Pairs], tuple[list[str], list[str]] | None] | None:
+    try:
+        from gtmerge.validate._fastlines import clean_labels
+    except ImportError:  # gtmerge built without a C compiler
+        return None
+    return clean_labels
+
+
+#: The names of a line that passes every check with no finding, or None: the C fast path.
+clean_labels = _fast_path()
 
 
 class LineError(Exception):
@@ -81,47 +94,33 @@ def check_labels(
     INVALID or IGNORED), its usable image-level label names, its usable box label names (one
     per box) and the findings that do not stop a line, in file order.
     """
-    class_names: list[str] = []
-    object_names: list[str] = []
-    found: list[Found] = []
-    supported = boxes = 0
-    valid_date: Any = _MISSING  # the labels of a line usually share one creation-date
     keys = tuple(record)
     try:
         pairs = pairing[keys]
     except KeyError:
-        pairs = _pairs(record)
+        pairs = label_pairs(record)
         if len(pairing) < _PAIRING_CACHE_SIZE:
             pairing[keys] = pairs
+    if clean_labels is not None and (names := clean_labels(record, pairs)) is not None:
+        return VALID, names[0], names[1], []
+    return check_pairs(record, pairs)
+
+
+def check_pairs(
+    record: dict[str, Any], pairs: Pairs
+) -> tuple[int, list[str], list[str], list[Found]]:
+    """:func:`check_labels` without the fast path: the rules, one by one."""
+    class_names: list[str] = []
+    object_names: list[str] = []
+    found: list[Found] = []
+    supported = boxes = 0
     for key, metadata_key in pairs:
         value = record[key]
         metadata = record[metadata_key]
         use_case = metadata.get("type") if type(metadata) is dict else None
         if use_case == CLASSIFICATION:
-            # The most common attribute, checked inline by one flat test; the rules are
-            # applied one by one only when it fails.
-            try:
-                name = metadata["class-name"]
-                confidence = metadata["confidence"]
-                date = metadata["creation-date"]
-                looks_valid = (
-                    (
-                        type(value) is int
-                        or (type(value) is str and value.isascii() and value.isdigit())
-                    )
-                    and (type(confidence) is float or type(confidence) is int)
-                    and 0 <= confidence <= 1
-                    and type(name) is str
-                    and name
-                    and metadata["human-annotated"] in _YES_NO
-                    and type(metadata.get("job-name", "")) is str
-                    and (date == valid_date or is_valid_creation_date(date))
-                )
-            except KeyError:
-                looks_valid = False
-            if not looks_valid:
-                _explain_classification(key, value, metadata)
-            valid_date = date
+            _check_classification(key, value, metadata)
+            name = metadata["class-name"]
             if len(name) > MAX_LABEL_NAME_CHARS:
                 detail = _long_name(name)
                 found.append((codes.INVALID_LABEL_NAME_LENGTH, detail, metadata_key, None))
@@ -158,7 +157,7 @@ def check_labels(
     return _without_labels(record, class_names, object_names, found)
 
 
-def _pairs(record: dict[str, Any]) -> Pairs:
+def label_pairs(record: dict[str, Any]) -> Pairs:
     """The label attributes of a line whose metadata key is there too, in file order (a key
     without it is a pass-through field, as Ground Truth keeps its input's keys)."""
     return tuple(
@@ -227,7 +226,7 @@ def _check_unsupported(attribute: str, metadata: Any, found: list[Found]) -> Non
 # ---- image-level classification -----------------------------------------------------------
 
 
-def _explain_classification(attribute: str, value: Any, metadata: dict[str, Any]) -> NoReturn:
+def _check_classification(attribute: str, value: Any, metadata: dict[str, Any]) -> None:
     metadata_key = attribute + METADATA_SUFFIX
     # Rekognition documents an integer; Ground Truth's own examples also write "0", and
     # Rekognition imports Ground Truth output as it is, so a string of digits passes too.
@@ -242,19 +241,10 @@ def _explain_classification(attribute: str, value: Any, metadata: dict[str, Any]
     name = metadata.get("class-name")
     if type(name) is not str or not name:
         raise _metadata_error(metadata_key, metadata, "class-name", "a non-empty string")
-    _explain_common_metadata(metadata_key, metadata)
-    raise _unexplained(attribute)
+    _check_common_metadata(metadata_key, metadata)
 
 
-def _unexplained(attribute: str) -> LineError:
-    """What the fast check rejected but no rule names: kept so that a gap between the two
-    (tests/test_validate_lines.py looks for one) still reports the attribute, not a crash."""
-    return LineError(
-        codes.INVALID_LABEL_ATTRIBUTE_FORMAT, f"{attribute!r} has an unexpected shape.", attribute
-    )
-
-
-def _explain_common_metadata(metadata_key: str, metadata: dict[str, Any]) -> None:
+def _check_common_metadata(metadata_key: str, metadata: dict[str, Any]) -> None:
     """The fields both use cases require: human-annotated, creation-date, optional job-name."""
     if metadata.get("human-annotated") not in _YES_NO:
         raise _metadata_error(metadata_key, metadata, "human-annotated", '"yes" or "no"')
@@ -287,106 +277,11 @@ def _check_detection(
     object_names: list[str],
     found: list[Found],
 ) -> int:
-    """Check a bounding-box pair; returns how many boxes it has (0 when none is usable).
-
-    One pass over the boxes does the † checks and the geometry: a box costs about as much to
-    check as to parse. Anything unexpected hands over to :func:`_explain_detection`.
-    """
-    try:
-        sizes = value["image_size"]
-        size = sizes[0]
-        width, height, depth = size["width"], size["height"], size["depth"]
-        boxes = value.get("annotations", _NO_BOXES)
-        objects = metadata["objects"]
-        class_map = metadata["class-map"]
-        looks_valid = (
-            type(sizes) is list
-            and len(sizes) == 1
-            and type(width) is int
-            and type(height) is int
-            and type(depth) is int
-            and width > 0
-            and height > 0
-            and depth > 0
-            and type(boxes) is list
-            and type(objects) is list
-            and len(objects) >= len(boxes)
-            and type(class_map) is dict
-            and metadata.get("human-annotated") in _YES_NO
-            and type(metadata.get("job-name", "")) is str
-            and is_valid_creation_date(metadata.get("creation-date"))
-        )
-    except (KeyError, IndexError, TypeError, AttributeError):
-        looks_valid = False
-    if looks_valid:
-        for name in class_map.values():
-            if type(name) is not str or not name:
-                looks_valid = False
-                break
-    if not looks_valid:
-        _explain_detection(attribute, value, metadata)
-    longest = width if width > height else height
-    # Rekognition scales the image down until no side exceeds 1280 px, then needs each box
-    # side to stay above 1 px (§3.3).
-    scale = SCALED_MAX_SIDE / longest if longest > SCALED_MAX_SIDE else 1.0
-    names: list[str] = []
-    box_found: list[Found] = []
-    long_name = None
-    try:
-        for index, box in enumerate(boxes):
-            confidence = objects[index]["confidence"]
-            class_id = box["class_id"]
-            left, top, box_width, box_height = box["left"], box["top"], box["width"], box["height"]
-            name = class_map.get(str(class_id))
-            # ``type(x) is int or type(x) is float`` is ``type(x) in (int, float)`` without
-            # the tuple scan: box fields are nearly always ints, confidences floats.
-            if not (
-                type(class_id) is int
-                and (type(left) is int or type(left) is float)
-                and (type(top) is int or type(top) is float)
-                and (type(box_width) is int or type(box_width) is float)
-                and (type(box_height) is int or type(box_height) is float)
-                and (type(confidence) is float or type(confidence) is int)
-                and 0 <= confidence <= 1
-                and name is not None
-            ):
-                _explain_detection(attribute, value, metadata)
-            if len(name) > MAX_LABEL_NAME_CHARS:
-                long_name = name
-            if (
-                left < 0
-                or top < 0
-                or box_width < 0
-                or box_height < 0
-                or left + box_width > width
-                or top + box_height > height
-            ):
-                box_found.append(
-                    (
-                        codes.INVALID_BOUNDING_BOX,
-                        f"Box {index} (left {left}, top {top}, width {box_width}, "
-                        f"height {box_height}) is not inside the {width}x{height} image.",
-                        attribute,
-                        index,
-                    )
-                )
-            elif box_width * scale <= MIN_BOX_PIXELS or box_height * scale <= MIN_BOX_PIXELS:
-                box_found.append(
-                    (
-                        codes.BOUNDING_BOX_TOO_SMALL,
-                        f"Box {index} is {box_width}x{box_height} px, "
-                        f"{box_width * scale:g}x{box_height * scale:g} px once the image is "
-                        f"scaled to {SCALED_MAX_SIDE} px; both sides must exceed "
-                        f"{MIN_BOX_PIXELS:g} px.",
-                        attribute,
-                        index,
-                    )
-                )
-            else:
-                names.append(name)
-    except (KeyError, IndexError, TypeError):
-        _explain_detection(attribute, value, metadata)
-    # Past this point every problem is not a † one.
+    """Check a bounding-box pair; returns how many boxes it has (0 when none is usable)."""
+    _check_detection_format(attribute, value, metadata)
+    size = value["image_size"][0]
+    width, height = size["width"], size["height"]
+    boxes = value.get("annotations", [])
     if not boxes:
         found.append((codes.NO_ATTRIBUTE_ANNOTATIONS, None, attribute, None))
         return 0
@@ -395,22 +290,55 @@ def _check_detection(
             (codes.TOO_MANY_BOUNDING_BOXES, f"{attribute!r} has {len(boxes)}.", attribute, None)
         )
         return 0
-    if long_name is not None:
-        detail = _long_name(long_name)
+    class_map = metadata["class-map"]
+    names = [class_map[str(box["class_id"])] for box in boxes]
+    long_names = [name for name in names if len(name) > MAX_LABEL_NAME_CHARS]
+    if long_names:
+        detail = _long_name(long_names[-1])
         found.append((codes.INVALID_LABEL_NAME_LENGTH, detail, attribute + METADATA_SUFFIX, None))
         return 0
-    if box_found:
-        found += box_found
-    object_names += names
+    longest = max(width, height)
+    # Rekognition scales the image down until no side exceeds 1280 px, then needs each box
+    # side to stay above 1 px (§3.3).
+    scale = SCALED_MAX_SIDE / longest if longest > SCALED_MAX_SIDE else 1.0
+    for index, (box, name) in enumerate(zip(boxes, names, strict=True)):
+        left, top, box_width, box_height = (box[field] for field in _BOX_FIELDS)
+        if (
+            min(left, top, box_width, box_height) < 0
+            or left + box_width > width
+            or top + box_height > height
+        ):
+            found.append(
+                (
+                    codes.INVALID_BOUNDING_BOX,
+                    f"Box {index} (left {left}, top {top}, width {box_width}, "
+                    f"height {box_height}) is not inside the {width}x{height} image.",
+                    attribute,
+                    index,
+                )
+            )
+        elif box_width * scale <= MIN_BOX_PIXELS or box_height * scale <= MIN_BOX_PIXELS:
+            found.append(
+                (
+                    codes.BOUNDING_BOX_TOO_SMALL,
+                    f"Box {index} is {box_width}x{box_height} px, "
+                    f"{box_width * scale:g}x{box_height * scale:g} px once the image is "
+                    f"scaled to {SCALED_MAX_SIDE} px; both sides must exceed "
+                    f"{MIN_BOX_PIXELS:g} px.",
+                    attribute,
+                    index,
+                )
+            )
+        else:
+            object_names.append(name)
     return len(boxes)
 
 
-def _explain_detection(attribute: str, value: Any, metadata: dict[str, Any]) -> NoReturn:
-    """The † error of a bounding-box pair that :func:`_check_detection` found wrong, from the
-    rules in Rekognition's order: attribute format, metadata format, box confidences, class
-    map."""
+def _check_detection_format(attribute: str, value: Any, metadata: dict[str, Any]) -> None:
+    """The † checks of a bounding-box pair, in Rekognition's order: attribute format,
+    metadata format, box confidences, class map."""
     metadata_key = attribute + METADATA_SUFFIX
-    _explain_image_size(attribute, value)
+    _check_image_size(attribute, value)
     boxes = value.get("annotations", [])
     if type(boxes) is not list:
         raise LineError(
@@ -419,8 +347,8 @@ def _explain_detection(attribute: str, value: Any, metadata: dict[str, Any]) -> 
             attribute,
         )
     for index, box in enumerate(boxes):
-        _explain_box(attribute, index, box)
-    _explain_common_metadata(metadata_key, metadata)
+        _check_box(attribute, index, box)
+    _check_common_metadata(metadata_key, metadata)
     class_map = metadata.get("class-map", _MISSING)
     if type(class_map) is not dict or not all(
         type(name) is str and name for name in class_map.values()
@@ -428,7 +356,7 @@ def _explain_detection(attribute: str, value: Any, metadata: dict[str, Any]) -> 
         raise _metadata_error(
             metadata_key, metadata, "class-map", "an object mapping class ids to label names"
         )
-    _explain_confidences(metadata_key, metadata, len(boxes))
+    _check_confidences(metadata_key, metadata, len(boxes))
     for index, box in enumerate(boxes):
         if str(box["class_id"]) not in class_map:
             raise LineError(
@@ -438,10 +366,9 @@ def _explain_detection(attribute: str, value: Any, metadata: dict[str, Any]) -> 
                 metadata_key,
                 index,
             )
-    raise _unexplained(attribute)
 
 
-def _explain_image_size(attribute: str, value: Any) -> None:
+def _check_image_size(attribute: str, value: Any) -> None:
     if type(value) is not dict:
         raise LineError(
             codes.INVALID_LABEL_ATTRIBUTE_FORMAT,
@@ -462,7 +389,7 @@ def _explain_image_size(attribute: str, value: Any) -> None:
     )
 
 
-def _explain_box(attribute: str, index: int, box: Any) -> None:
+def _check_box(attribute: str, index: int, box: Any) -> None:
     if type(box) is not dict:
         detail = f"Box {index} of {attribute!r} must be an object, not {_describe(box)}."
     elif type(box.get("class_id")) is not int:
@@ -478,7 +405,7 @@ def _explain_box(attribute: str, index: int, box: Any) -> None:
     raise LineError(codes.INVALID_LABEL_ATTRIBUTE_FORMAT, detail, attribute, index)
 
 
-def _explain_confidences(metadata_key: str, metadata: dict[str, Any], box_count: int) -> None:
+def _check_confidences(metadata_key: str, metadata: dict[str, Any], box_count: int) -> None:
     objects = metadata.get("objects", _MISSING)
     if objects is _MISSING and box_count:
         raise LineError(

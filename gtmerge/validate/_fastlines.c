@@ -1,0 +1,412 @@
+/* The fast path of gtmerge.validate.lines.check_labels, for the lines that need it: valid ones.
+ *
+ * clean_labels(record, pairs) says whether every label attribute of a parsed line is a
+ * classification or bounding-box attribute that the rules of lines.py accept with no finding
+ * at all, and if so returns the line's names. It returns None for anything else, however
+ * harmless, and the Python rules then check the line and find what to report: this file
+ * decides nothing a user sees, it only spares a valid line the interpreter's cost per check.
+ *
+ * The limits and type strings come from gtmerge.rekognition. The creation-date check is the
+ * one rule restated here (calling back into Python for it would cost more than all the rest);
+ * tests/test_validate_lines.py checks that it agrees with rekognition.is_valid_creation_date
+ * and that this path never accepts what the Python rules would report.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <math.h>
+
+/* Coordinates and sizes above this are left to the Python rules, so that sums of two of them
+ * stay exact in a double as they are in Python's integers. */
+#define LARGEST_FAST_INT (1LL << 31)
+
+static PyObject *key_type, *key_class_name, *key_confidence, *key_human, *key_date, *key_job,
+    *key_image_size, *key_width, *key_height, *key_depth, *key_annotations, *key_objects,
+    *key_class_map, *key_class_id, *key_left, *key_top, *text_yes, *text_no;
+static PyObject *classification, *detection;
+static Py_ssize_t max_name_chars, max_boxes, max_labels;
+static double scaled_max_side, min_box_pixels;
+
+/* 1: clean, 0: not clean (the Python rules decide), -1: a Python exception is set. */
+typedef int verdict;
+
+static PyObject *
+field(PyObject *dict, PyObject *key)
+{
+    return PyDict_GetItemWithError(dict, key); /* borrowed; NULL and no error: missing */
+}
+
+#define MISSING_OR_ERROR (PyErr_Occurred() ? -1 : 0)
+
+/* An int or float of the fast range, as Python would compare and add it. */
+static int
+small_number(PyObject *value, double *out)
+{
+    if (PyFloat_CheckExact(value)) {
+        *out = PyFloat_AS_DOUBLE(value);
+        return isfinite(*out);
+    }
+    if (PyLong_CheckExact(value)) {
+        int overflow;
+        long long number = PyLong_AsLongLongAndOverflow(value, &overflow);
+        if (overflow || number > LARGEST_FAST_INT || number < -LARGEST_FAST_INT)
+            return 0;
+        *out = (double)number;
+        return 1;
+    }
+    return 0; /* bool is a subclass of int and is not a number here */
+}
+
+static int
+is_confidence(PyObject *value)
+{
+    double number;
+    return small_number(value, &number) && number >= 0.0 && number <= 1.0;
+}
+
+static int
+positive_int(PyObject *value, long long *out)
+{
+    int overflow;
+    if (value == NULL || !PyLong_CheckExact(value))
+        return 0;
+    *out = PyLong_AsLongLongAndOverflow(value, &overflow);
+    return !overflow && *out > 0 && *out <= LARGEST_FAST_INT;
+}
+
+static int
+same_text(PyObject *value, PyObject *text)
+{
+    return PyUnicode_CheckExact(value) && PyUnicode_Compare(value, text) == 0;
+}
+
+static int
+is_name(PyObject *value)
+{
+    return value != NULL && PyUnicode_CheckExact(value) && PyUnicode_GET_LENGTH(value) > 0;
+}
+
+static int
+read_digits(const char *text, int count, int *out)
+{
+    *out = 0;
+    for (int i = 0; i < count; i++) {
+        if (text[i] < '0' || text[i] > '9')
+            return 0;
+        *out = *out * 10 + (text[i] - '0');
+    }
+    return 1;
+}
+
+/* rekognition.is_valid_creation_date: YYYY-MM-DD, 'T' or a space, HH:MM:SS, an optional
+ * fraction of 1 to 9 digits, an optional 'Z' or +HH:MM, +HHMM (or -), and a real calendar
+ * date and time of day. */
+static int
+is_valid_date(PyObject *value)
+{
+    static const int month_days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int year, month, day, hour, minute, second, zone;
+    if (!PyUnicode_CheckExact(value) || !PyUnicode_IS_ASCII(value))
+        return 0;
+    Py_ssize_t length = PyUnicode_GET_LENGTH(value), at = 19;
+    const char *text = (const char *)PyUnicode_DATA(value);
+    if (length < at || !read_digits(text, 4, &year) || text[4] != '-' ||
+        !read_digits(text + 5, 2, &month) || text[7] != '-' ||
+        !read_digits(text + 8, 2, &day) || (text[10] != 'T' && text[10] != ' ') ||
+        !read_digits(text + 11, 2, &hour) || text[13] != ':' ||
+        !read_digits(text + 14, 2, &minute) || text[16] != ':' ||
+        !read_digits(text + 17, 2, &second))
+        return 0;
+    if (at < length && text[at] == '.') {
+        Py_ssize_t start = ++at;
+        while (at < length && text[at] >= '0' && text[at] <= '9')
+            at++;
+        if (at == start || at - start > 9)
+            return 0;
+    }
+    const char *rest = text + at;
+    Py_ssize_t left = length - at;
+    int zone_ok = left == 0 || (left == 1 && rest[0] == 'Z') ||
+                  ((rest[0] == '+' || rest[0] == '-') &&
+                   ((left == 5 && read_digits(rest + 1, 4, &zone)) ||
+                    (left == 6 && read_digits(rest + 1, 2, &zone) && rest[3] == ':' &&
+                     read_digits(rest + 4, 2, &zone))));
+    if (!zone_ok || year < 1 || month < 1 || month > 12 || day < 1 || hour > 23 ||
+        minute > 59 || second > 59)
+        return 0;
+    int leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    return day <= month_days[month - 1] + (month == 2 && leap);
+}
+
+/* human-annotated "yes" or "no", job-name a string if present, creation-date valid. The
+ * labels of a line usually share one date, so the last valid one is remembered. */
+static verdict
+common_metadata(PyObject *metadata, PyObject **last_date)
+{
+    PyObject *human = field(metadata, key_human);
+    if (human == NULL)
+        return MISSING_OR_ERROR;
+    if (!same_text(human, text_yes) && !same_text(human, text_no))
+        return 0;
+    PyObject *job = field(metadata, key_job);
+    if (job == NULL && PyErr_Occurred())
+        return -1;
+    if (job != NULL && !PyUnicode_CheckExact(job))
+        return 0;
+    PyObject *date = field(metadata, key_date);
+    if (date == NULL)
+        return MISSING_OR_ERROR;
+    if (*last_date != NULL && same_text(date, *last_date))
+        return 1;
+    if (!is_valid_date(date))
+        return 0;
+    *last_date = date;
+    return 1;
+}
+
+static verdict
+check_classification(PyObject *value, PyObject *metadata, PyObject **last_date,
+                     PyObject *class_names)
+{
+    /* An integer, or a string of ASCII digits as Ground Truth's own examples write it. */
+    if (PyUnicode_CheckExact(value)) {
+        Py_ssize_t length = PyUnicode_GET_LENGTH(value);
+        if (!PyUnicode_IS_ASCII(value) || length == 0)
+            return 0;
+        const char *digits = (const char *)PyUnicode_DATA(value);
+        for (Py_ssize_t i = 0; i < length; i++)
+            if (digits[i] < '0' || digits[i] > '9')
+                return 0;
+    }
+    else if (!PyLong_CheckExact(value))
+        return 0;
+    PyObject *confidence = field(metadata, key_confidence);
+    if (confidence == NULL)
+        return MISSING_OR_ERROR;
+    if (!is_confidence(confidence))
+        return 0;
+    PyObject *name = field(metadata, key_class_name);
+    if (name == NULL)
+        return MISSING_OR_ERROR;
+    if (!is_name(name) || PyUnicode_GET_LENGTH(name) > max_name_chars)
+        return 0;
+    verdict common = common_metadata(metadata, last_date);
+    if (common != 1)
+        return common;
+    return PyList_Append(class_names, name) < 0 ? -1 : 1;
+}
+
+/* One box: well formed, its class in the map, inside the image, and both sides above the
+ * minimum once the image is scaled (``scale``) so that no side exceeds SCALED_MAX_SIDE. */
+static verdict
+check_box(PyObject *box, PyObject *object, PyObject *class_map, double width, double height,
+          double scale, PyObject *object_names)
+{
+    double left, top, box_width, box_height;
+    if (!PyDict_CheckExact(box) || !PyDict_CheckExact(object))
+        return 0;
+    PyObject *confidence = field(object, key_confidence);
+    PyObject *class_id = confidence ? field(box, key_class_id) : NULL;
+    PyObject *left_value = class_id ? field(box, key_left) : NULL;
+    PyObject *top_value = left_value ? field(box, key_top) : NULL;
+    PyObject *width_value = top_value ? field(box, key_width) : NULL;
+    PyObject *height_value = width_value ? field(box, key_height) : NULL;
+    if (height_value == NULL)
+        return MISSING_OR_ERROR;
+    if (!is_confidence(confidence) || !PyLong_CheckExact(class_id) ||
+        !small_number(left_value, &left) || !small_number(top_value, &top) ||
+        !small_number(width_value, &box_width) || !small_number(height_value, &box_height))
+        return 0;
+    if (left < 0 || top < 0 || box_width < 0 || box_height < 0 || left + box_width > width ||
+        top + box_height > height || box_width * scale <= min_box_pixels ||
+        box_height * scale <= min_box_pixels)
+        return 0;
+    PyObject *class_key = PyObject_Str(class_id);
+    if (class_key == NULL)
+        return -1;
+    PyObject *name = field(class_map, class_key);
+    Py_DECREF(class_key);
+    if (name == NULL)
+        return MISSING_OR_ERROR;
+    if (PyUnicode_GET_LENGTH(name) > max_name_chars)
+        return 0;
+    return PyList_Append(object_names, name) < 0 ? -1 : 1;
+}
+
+static verdict
+check_detection(PyObject *value, PyObject *metadata, PyObject **last_date,
+                PyObject *object_names)
+{
+    long long width, height, depth;
+    if (!PyDict_CheckExact(value))
+        return 0;
+    PyObject *sizes = field(value, key_image_size);
+    if (sizes == NULL)
+        return MISSING_OR_ERROR;
+    if (!PyList_CheckExact(sizes) || PyList_GET_SIZE(sizes) != 1)
+        return 0;
+    PyObject *size = PyList_GET_ITEM(sizes, 0);
+    if (!PyDict_CheckExact(size))
+        return 0;
+    if (!positive_int(field(size, key_width), &width) ||
+        !positive_int(field(size, key_height), &height) ||
+        !positive_int(field(size, key_depth), &depth))
+        return MISSING_OR_ERROR;
+    PyObject *boxes = field(value, key_annotations);
+    PyObject *objects = field(metadata, key_objects);
+    PyObject *class_map = field(metadata, key_class_map);
+    if (boxes == NULL || objects == NULL || class_map == NULL)
+        return MISSING_OR_ERROR;
+    /* an empty list (a warning) or too many boxes (an error) is for the Python rules */
+    if (!PyList_CheckExact(boxes) || !PyList_CheckExact(objects) ||
+        !PyDict_CheckExact(class_map) || PyList_GET_SIZE(boxes) == 0 ||
+        PyList_GET_SIZE(boxes) > max_boxes ||
+        PyList_GET_SIZE(objects) < PyList_GET_SIZE(boxes))
+        return 0;
+    Py_ssize_t position = 0;
+    PyObject *class_key, *name;
+    while (PyDict_Next(class_map, &position, &class_key, &name))
+        if (!is_name(name))
+            return 0;
+    verdict common = common_metadata(metadata, last_date);
+    if (common != 1)
+        return common;
+    long long longest = width > height ? width : height;
+    double scale = longest > scaled_max_side ? scaled_max_side / (double)longest : 1.0;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(boxes); i++) {
+        verdict box = check_box(PyList_GET_ITEM(boxes, i), PyList_GET_ITEM(objects, i),
+                                class_map, (double)width, (double)height, scale,
+                                object_names);
+        if (box != 1)
+            return box;
+    }
+    return 1;
+}
+
+static PyObject *
+clean_labels(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PyDict_Check(args[0]) || !PyTuple_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "clean_labels(record: dict, pairs: tuple)");
+        return NULL;
+    }
+    PyObject *record = args[0], *pairs = args[1];
+    PyObject *class_names = PyList_New(0);
+    PyObject *object_names = PyList_New(0);
+    PyObject *last_date = NULL;
+    verdict result = class_names && object_names ? PyTuple_GET_SIZE(pairs) > 0 : -1;
+    for (Py_ssize_t i = 0; result == 1 && i < PyTuple_GET_SIZE(pairs); i++) {
+        PyObject *pair = PyTuple_GET_ITEM(pairs, i);
+        if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2) {
+            PyErr_SetString(PyExc_TypeError, "pairs holds (attribute, metadata key) tuples");
+            result = -1;
+            break;
+        }
+        PyObject *value = field(record, PyTuple_GET_ITEM(pair, 0));
+        PyObject *metadata = value ? field(record, PyTuple_GET_ITEM(pair, 1)) : NULL;
+        PyObject *kind = metadata && PyDict_CheckExact(metadata) ? field(metadata, key_type)
+                                                                  : NULL;
+        if (kind == NULL)
+            result = MISSING_OR_ERROR;
+        else if (same_text(kind, classification))
+            result = check_classification(value, metadata, &last_date, class_names);
+        else if (same_text(kind, detection))
+            result = check_detection(value, metadata, &last_date, object_names);
+        else
+            result = 0;
+    }
+    /* over the per-image limit, distinct names decide: the Python rules count them */
+    if (result == 1 &&
+        PyList_GET_SIZE(class_names) + PyList_GET_SIZE(object_names) > max_labels)
+        result = 0;
+    PyObject *names = result == 1 ? PyTuple_Pack(2, class_names, object_names) : NULL;
+    Py_XDECREF(class_names);
+    Py_XDECREF(object_names);
+    if (result == 0)
+        Py_RETURN_NONE;
+    return names;
+}
+
+static PyMethodDef methods[] = {
+    {"clean_labels", (PyCFunction)(void (*)(void))clean_labels, METH_FASTCALL,
+     "clean_labels(record, pairs) -> (class_names, object_names) | None\n\n"
+     "The names of a line whose label attributes all pass with no finding; None when the\n"
+     "rule-by-rule checks of gtmerge.validate.lines must look at it."},
+    {NULL, NULL, 0, NULL},
+};
+
+static int
+load_rules(void)
+{
+    PyObject *rules = PyImport_ImportModule("gtmerge.rekognition");
+    if (rules == NULL)
+        return -1;
+    PyObject *limits[] = {
+        PyObject_GetAttrString(rules, "MAX_LABEL_NAME_CHARS"),
+        PyObject_GetAttrString(rules, "MAX_BOXES_PER_IMAGE"),
+        PyObject_GetAttrString(rules, "MAX_LABELS_PER_IMAGE"),
+        PyObject_GetAttrString(rules, "SCALED_MAX_SIDE"),
+        PyObject_GetAttrString(rules, "MIN_BOX_PIXELS"),
+    };
+    classification = PyObject_GetAttrString(rules, "CLASSIFICATION");
+    detection = PyObject_GetAttrString(rules, "DETECTION");
+    Py_DECREF(rules);
+    int loaded = classification && detection;
+    for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++)
+        loaded = loaded && limits[i] != NULL;
+    if (loaded) {
+        max_name_chars = PyLong_AsSsize_t(limits[0]);
+        max_boxes = PyLong_AsSsize_t(limits[1]);
+        max_labels = PyLong_AsSsize_t(limits[2]);
+        scaled_max_side = PyFloat_AsDouble(limits[3]);
+        min_box_pixels = PyFloat_AsDouble(limits[4]);
+    }
+    for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++)
+        Py_XDECREF(limits[i]);
+    return loaded && !PyErr_Occurred() ? 0 : -1;
+}
+
+static int
+intern_keys(void)
+{
+    struct {
+        PyObject **slot;
+        const char *text;
+    } keys[] = {
+        {&key_type, "type"},
+        {&key_class_name, "class-name"},
+        {&key_confidence, "confidence"},
+        {&key_human, "human-annotated"},
+        {&key_date, "creation-date"},
+        {&key_job, "job-name"},
+        {&key_image_size, "image_size"},
+        {&key_width, "width"},
+        {&key_height, "height"},
+        {&key_depth, "depth"},
+        {&key_annotations, "annotations"},
+        {&key_objects, "objects"},
+        {&key_class_map, "class-map"},
+        {&key_class_id, "class_id"},
+        {&key_left, "left"},
+        {&key_top, "top"},
+        {&text_yes, "yes"},
+        {&text_no, "no"},
+    };
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+        if ((*keys[i].slot = PyUnicode_InternFromString(keys[i].text)) == NULL)
+            return -1;
+    return 0;
+}
+
+static struct PyModuleDef fastlines = {
+    PyModuleDef_HEAD_INIT, "gtmerge.validate._fastlines",
+    "The fast path of gtmerge.validate.lines.check_labels for valid lines.", -1, methods,
+};
+
+PyMODINIT_FUNC
+PyInit__fastlines(void)
+{
+    if (intern_keys() < 0 || load_rules() < 0)
+        return NULL;
+    return PyModule_Create(&fastlines);
+}
