@@ -23,12 +23,13 @@ from typing import Any
 _requested = False
 _committing = False
 _committed = False
+_deferring = 0
 
 
 def _request_stop(signum: int, frame: FrameType | None) -> None:
     global _requested
     _requested = True
-    if not (_committing or _committed):
+    if not (_committing or _committed or _deferring):
         raise KeyboardInterrupt
 
 
@@ -36,6 +37,20 @@ def check() -> None:
     """Raise KeyboardInterrupt if a stop was requested, even one whose exception was lost."""
     if _requested and not _committed:
         raise KeyboardInterrupt
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """Around a wait on other threads or processes (a process pool's results, its shutdown):
+    a stop requested here only raises the flag, and the caller's next :func:`check` stops the
+    run. An exception raised inside such a wait can leave a lock that another thread needs in
+    the wrong state, and the pool's shutdown would then wait for that thread forever."""
+    global _deferring
+    _deferring += 1
+    try:
+        yield
+    finally:
+        _deferring -= 1
 
 
 @contextmanager
@@ -64,8 +79,9 @@ def stop_on_signals(*, restore: bool = True) -> Iterator[None]:
     removing temp files); this raises KeyboardInterrupt for it, as for Ctrl-C. With
     ``restore=False`` the handlers stay after the block (for a process about to exit).
     """
-    global _requested, _committing, _committed
+    global _requested, _committing, _committed, _deferring
     _requested = _committing = _committed = False
+    _deferring = 0
     previous = {sig: signal.signal(sig, _request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     previous_hook = sys.unraisablehook
     sys.unraisablehook = _unraisable(previous_hook)

@@ -93,7 +93,8 @@ class Runner:
 
     def _wait(self, result: multiprocessing.pool.AsyncResult[R]) -> R:
         while not result.ready():
-            result.wait(_POLL_SECONDS)
+            with interrupts.deferred():
+                result.wait(_POLL_SECONDS)
             self._poll()
         return result.get()
 
@@ -102,14 +103,15 @@ class Runner:
         results = self._pool.imap(function, tasks)
         while True:
             try:
-                result = results.next(_POLL_SECONDS)
+                with interrupts.deferred():
+                    result = results.next(_POLL_SECONDS)
             except multiprocessing.TimeoutError:
                 self._poll()
                 continue
             except StopIteration:
-                self._update()
+                self._poll()
                 return
-            self._update()
+            self._poll()
             yield result
 
     def _poll(self) -> None:
@@ -147,12 +149,19 @@ def runner(workers: int, bar: tqdm[Any]) -> Iterator[Runner]:
         return
     context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
     counter = context.Value("Q", 0)
-    pool = context.Pool(workers, initializer=_init_worker, initargs=(counter,))
+    # Deferred while the pool starts and stops: a worker forked before its initializer runs
+    # has this process's handlers, and a pool torn down halfway would not finish its shutdown.
+    with interrupts.deferred():
+        pool = context.Pool(workers, initializer=_init_worker, initargs=(counter,))
     try:
+        interrupts.check()
         yield Runner(pool, counter, bar)
     except BaseException:
-        pool.terminate()
-        pool.join()
+        with interrupts.deferred():
+            pool.terminate()
+            pool.join()
         raise
-    pool.close()
-    pool.join()
+    with interrupts.deferred():
+        pool.close()
+        pool.join()
+    interrupts.check()
