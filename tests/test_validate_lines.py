@@ -141,6 +141,7 @@ def test_the_fast_path_vouches_only_for_what_the_rules_accept(record: dict[str, 
         {**classification(), "animal": "12"},
         boxes(shapes=[(0, 0, 0, 640, 480), (1, 600, 10, 40, 50)]),
         boxes(size=(4000, 3000), shapes=[(1, 3000, 2000, 4, 4)]),
+        boxes(shapes=[(300, 10, 10, 50, 50), (-1, 5, 5, 9, 9)], class_map={"300": "a", "-1": "b"}),
         {**boxes(), **{k: v for k, v in classification().items() if k != "source-ref"}},
     ],
 )

@@ -24,6 +24,9 @@ static PyObject *key_type, *key_class_name, *key_confidence, *key_human, *key_da
     *key_image_size, *key_width, *key_height, *key_depth, *key_annotations, *key_objects,
     *key_class_map, *key_class_id, *key_left, *key_top, *text_yes, *text_no;
 static PyObject *classification, *detection;
+/* "0" … "255": class-map keys of the usual class ids, made (and hashed) once */
+#define CACHED_CLASS_IDS 256
+static PyObject *class_id_texts[CACHED_CLASS_IDS];
 static Py_ssize_t max_name_chars, max_boxes, max_labels;
 static double scaled_max_side, min_box_pixels;
 
@@ -221,7 +224,11 @@ check_box(PyObject *box, PyObject *object, PyObject *class_map, double width, do
         top + box_height > height || box_width * scale <= min_box_pixels ||
         box_height * scale <= min_box_pixels)
         return 0;
-    PyObject *class_key = PyObject_Str(class_id);
+    int overflow;
+    long long id = PyLong_AsLongLongAndOverflow(class_id, &overflow);
+    PyObject *class_key = !overflow && id >= 0 && id < CACHED_CLASS_IDS
+                              ? Py_NewRef(class_id_texts[id])
+                              : PyObject_Str(class_id);
     if (class_key == NULL)
         return -1;
     PyObject *name = field(class_map, class_key);
@@ -395,6 +402,11 @@ intern_keys(void)
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
         if ((*keys[i].slot = PyUnicode_InternFromString(keys[i].text)) == NULL)
             return -1;
+    for (int id = 0; id < CACHED_CLASS_IDS; id++) {
+        class_id_texts[id] = PyUnicode_FromFormat("%d", id);
+        if (class_id_texts[id] == NULL || PyObject_Hash(class_id_texts[id]) == -1)
+            return -1;
+    }
     return 0;
 }
 
