@@ -69,8 +69,7 @@ def open_destination(uri: str, s3: S3) -> Iterator[BinaryIO]:
     kwargs = {"compresslevel": _GZIP_LEVEL} if codec == ".gz" else {}
     if uri.startswith("s3://"):
         yield from _s3_destination(uri, s3, codec, kwargs)
-        return
-    with _write_errors(uri):
+    else:
         yield from _local_destination(uri, codec, kwargs)
 
 
@@ -87,14 +86,25 @@ def check_writable(uri: str) -> None:
 
 
 def _local_destination(uri: str, codec: str, kwargs: dict[str, Any]) -> Iterator[BinaryIO]:
+    # Only this destination's own steps are write errors: what the caller's block raises (a
+    # corrupt input read lazily while the output is written, say) is the caller's.
     directory = os.path.dirname(os.path.abspath(uri))
-    fd, temp = tempfile.mkstemp(prefix=".gtmerge-", suffix=".partial", dir=directory)
-    os.close(fd)
-    os.chmod(temp, 0o666 & ~_umask())  # mkstemp's 0600 would make the manifest private
+    with _write_errors(uri):
+        fd, temp = tempfile.mkstemp(prefix=".gtmerge-", suffix=".partial", dir=directory)
+        os.close(fd)
     try:
-        with smart_open.open(temp, "wb", compression=codec, compression_kwargs=kwargs) as stream:
-            yield stream
-        with interrupts.commit():
+        with _write_errors(uri):
+            os.chmod(temp, 0o666 & ~_umask())  # mkstemp's 0600 would make the manifest private
+            stream = smart_open.open(temp, "wb", compression=codec, compression_kwargs=kwargs)
+        try:
+            yield cast(BinaryIO, _Checked(stream, uri))
+        except BaseException:
+            with contextlib.suppress(Exception):
+                stream.close()
+            raise
+        with _write_errors(uri):
+            stream.close()  # flushes, and ends a compressed stream
+        with interrupts.commit(), _write_errors(uri):
             os.replace(temp, uri)
     except BaseException:
         os.unlink(temp)
@@ -118,7 +128,8 @@ def _s3_destination(uri: str, s3: S3, codec: str, kwargs: dict[str, Any]) -> Ite
 
 
 class _Checked:
-    """A writer whose S3 failures are :class:`OutputError`s rather than tracebacks."""
+    """A writer whose failures (a full disk, S3 errors) are :class:`OutputError`s rather than
+    tracebacks."""
 
     def __init__(self, stream: Any, uri: str) -> None:
         self._stream = stream

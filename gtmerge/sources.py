@@ -30,8 +30,7 @@ if sys.version_info >= (3, 14):
 else:  # what smart-open's .zst codec uses before Python 3.14
     from backports.zstd import ZstdError
 
-#: What a truncated or corrupt compressed stream raises (bzip2's is a plain OSError, which the
-#: readers' callers already report as a failed read).
+#: What a truncated or corrupt compressed stream raises, bzip2's plain OSError aside.
 _CODEC_ERRORS = (EOFError, zlib.error, lzma.LZMAError, gzip.BadGzipFile, ZstdError)
 
 _READ_BUFFER = 1 << 20
@@ -274,7 +273,11 @@ class _Decompressed(io.RawIOBase):
     def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
         try:
             return int(self._stream.readinto(buffer))
-        except _CODEC_ERRORS as exc:
+        except (*_CODEC_ERRORS, OSError) as exc:
+            # bzip2 says "Invalid data stream" with a plain OSError; one with an errno is a
+            # failure to read the file itself, for the caller to report
+            if isinstance(exc, OSError) and exc.errno is not None:
+                raise
             raise InputError(f"{self._name}: cannot decompress: {exc}") from exc
 
     def close(self) -> None:

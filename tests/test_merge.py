@@ -343,3 +343,27 @@ def test_folders_named_key_equals_value_are_paths_not_mappings(tmp_path: Path) -
     out = tmp_path / "out.manifest"
     assert main(["merge", str(tmp_path / "date=*/output.manifest"), "-o", str(out)]) == 0
     assert read_lines(out) == [{"source-ref": "s3://gt-bucket/images/a.jpg"}]
+
+
+@pytest.mark.parametrize("suffix", [".gz", ".bz2", ".zst", ".xz"])
+@pytest.mark.parametrize("damage", ["truncated", "garbled"])
+def test_a_damaged_compressed_input_is_named_and_nothing_is_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], suffix: str, damage: str
+) -> None:
+    packed = tmp_path / f"packed{suffix}"
+    rows = [line(f"{n}.jpg", classification("s", "dog")) for n in range(2000)]
+    merge([write(tmp_path, "plain.manifest", manifest(*rows))], str(packed))
+    data = packed.read_bytes()
+    broken = tmp_path / "output.manifest"
+    # the codec's magic bytes stay, so the input is still recognised as compressed
+    broken.write_bytes(data[: len(data) // 2] if damage == "truncated" else data[:6] + b"x" * 64)
+    out = tmp_path / "out.manifest"
+    out.write_text("previous\n")
+    assert main(["merge", f"groundtruth={broken}", "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"gtmerge merge: {broken}: cannot decompress: "), err
+    assert len(err.splitlines()) == 1
+    assert out.read_text() == "previous\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["packed" + suffix, "plain.manifest", "output.manifest", "out.manifest"]
+    )
