@@ -107,7 +107,8 @@ def _local_destination(uri: str, codec: str, kwargs: dict[str, Any]) -> Iterator
         with interrupts.commit(), _write_errors(uri):
             os.replace(temp, uri)
     except BaseException:
-        os.unlink(temp)
+        with contextlib.suppress(FileNotFoundError):  # the directory may have gone with it
+            os.unlink(temp)
         raise
 
 

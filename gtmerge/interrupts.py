@@ -28,8 +28,9 @@ _deferring = 0
 
 def _request_stop(signum: int, frame: FrameType | None) -> None:
     global _requested
-    _requested = True
-    if not (_committing or _committed or _deferring):
+    repeated, _requested = _requested, True
+    # a repeated request stops even a deferred wait: the way out of one that never ends
+    if not (_committing or _committed or (_deferring and not repeated)):
         raise KeyboardInterrupt
 
 
@@ -44,7 +45,8 @@ def deferred() -> Iterator[None]:
     """Around a wait on other threads or processes (a process pool's results, its shutdown):
     a stop requested here only raises the flag, and the caller's next :func:`check` stops the
     run. An exception raised inside such a wait can leave a lock that another thread needs in
-    the wrong state, and the pool's shutdown would then wait for that thread forever."""
+    the wrong state, and the pool's shutdown would then wait for that thread forever. A second
+    request raises all the same (a second Ctrl-C)."""
     global _deferring
     _deferring += 1
     try:
@@ -79,9 +81,7 @@ def stop_on_signals(*, restore: bool = True) -> Iterator[None]:
     removing temp files); this raises KeyboardInterrupt for it, as for Ctrl-C. With
     ``restore=False`` the handlers stay after the block (for a process about to exit).
     """
-    global _requested, _committing, _committed, _deferring
-    _requested = _committing = _committed = False
-    _deferring = 0
+    _reset()
     previous = {sig: signal.signal(sig, _request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     previous_hook = sys.unraisablehook
     sys.unraisablehook = _unraisable(previous_hook)
@@ -92,6 +92,13 @@ def stop_on_signals(*, restore: bool = True) -> Iterator[None]:
             sys.unraisablehook = previous_hook
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+            _reset()  # a later run in this process (the Python API) starts with no request
+
+
+def _reset() -> None:
+    global _requested, _committing, _committed, _deferring
+    _requested = _committing = _committed = False
+    _deferring = 0
 
 
 def _unraisable(fallback: Callable[[Any], object]) -> Callable[[Any], None]:

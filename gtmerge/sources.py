@@ -32,6 +32,9 @@ else:  # what smart-open's .zst codec uses before Python 3.14
 
 #: What a truncated or corrupt compressed stream raises, bzip2's plain OSError aside.
 _CODEC_ERRORS = (EOFError, zlib.error, lzma.LZMAError, gzip.BadGzipFile, ZstdError)
+#: bzip2's corrupt-data error is a plain OSError with this text; any other OSError is a failed
+#: read of the compressed bytes themselves (S3 retries run out, a timeout), reported as such.
+_BZIP2_DATA_ERROR = "Invalid data stream"
 
 _READ_BUFFER = 1 << 20
 _MAGIC = (
@@ -274,9 +277,7 @@ class _Decompressed(io.RawIOBase):
         try:
             return int(self._stream.readinto(buffer))
         except (*_CODEC_ERRORS, OSError) as exc:
-            # bzip2 says "Invalid data stream" with a plain OSError; one with an errno is a
-            # failure to read the file itself, for the caller to report
-            if isinstance(exc, OSError) and exc.errno is not None:
+            if not isinstance(exc, _CODEC_ERRORS) and exc.args != (_BZIP2_DATA_ERROR,):
                 raise
             raise InputError(f"{self._name}: cannot decompress: {exc}") from exc
 

@@ -2,7 +2,7 @@ import io
 
 import pytest
 
-from gtmerge.sources import _glob_regex, read_lines
+from gtmerge.sources import InputError, _Decompressed, _glob_regex, read_lines
 
 
 @pytest.mark.parametrize(
@@ -37,3 +37,33 @@ def test_s3_star_stays_in_one_segment(key: str, matches: bool) -> None:
 )
 def test_s3_double_star_spans_any_depth_including_none(key: str, matches: bool) -> None:
     assert bool(_glob_regex("a/**/b").fullmatch(key)) is matches
+
+
+class _Failing(io.RawIOBase):
+    def __init__(self, error: OSError) -> None:
+        self.error = error
+
+    def readinto(self, buffer: object) -> int:
+        raise self.error
+
+
+@pytest.mark.parametrize(
+    ("error", "is_codec_error"),
+    [
+        (OSError("Invalid data stream"), True),  # bzip2's corrupt data
+        (OSError("failed to read 10 bytes after 5 attempts"), False),  # smart-open's S3 retries
+        (TimeoutError("timed out"), False),
+        (ConnectionResetError(104, "Connection reset by peer"), False),
+    ],
+)
+def test_only_codec_errors_under_a_decompressor_say_cannot_decompress(
+    error: OSError, is_codec_error: bool
+) -> None:
+    stream = _Decompressed(_Failing(error), "s3://bucket/k.gz")
+    expected = InputError if is_codec_error else type(error)
+    with pytest.raises(expected) as raised:
+        stream.readinto(memoryview(bytearray(8)))
+    if is_codec_error:
+        assert str(raised.value) == "s3://bucket/k.gz: cannot decompress: Invalid data stream"
+    else:
+        assert raised.value is error

@@ -343,34 +343,35 @@ static PyMethodDef methods[] = {
 };
 
 static int
+load_number(PyObject *rules, const char *name, double *out)
+{
+    PyObject *value = PyObject_GetAttrString(rules, name);
+    if (value == NULL)
+        return -1;
+    *out = PyFloat_AsDouble(value);
+    Py_DECREF(value);
+    return *out == -1.0 && PyErr_Occurred() ? -1 : 0;
+}
+
+static int
 load_rules(void)
 {
+    double name_chars, boxes, labels;
     PyObject *rules = PyImport_ImportModule("gtmerge.rekognition");
     if (rules == NULL)
         return -1;
-    PyObject *limits[] = {
-        PyObject_GetAttrString(rules, "MAX_LABEL_NAME_CHARS"),
-        PyObject_GetAttrString(rules, "MAX_BOXES_PER_IMAGE"),
-        PyObject_GetAttrString(rules, "MAX_LABELS_PER_IMAGE"),
-        PyObject_GetAttrString(rules, "SCALED_MAX_SIDE"),
-        PyObject_GetAttrString(rules, "MIN_BOX_PIXELS"),
-    };
-    classification = PyObject_GetAttrString(rules, "CLASSIFICATION");
-    detection = PyObject_GetAttrString(rules, "DETECTION");
+    int loaded = load_number(rules, "MAX_LABEL_NAME_CHARS", &name_chars) == 0 &&
+                 load_number(rules, "MAX_BOXES_PER_IMAGE", &boxes) == 0 &&
+                 load_number(rules, "MAX_LABELS_PER_IMAGE", &labels) == 0 &&
+                 load_number(rules, "SCALED_MAX_SIDE", &scaled_max_side) == 0 &&
+                 load_number(rules, "MIN_BOX_PIXELS", &min_box_pixels) == 0 &&
+                 (classification = PyObject_GetAttrString(rules, "CLASSIFICATION")) != NULL &&
+                 (detection = PyObject_GetAttrString(rules, "DETECTION")) != NULL;
     Py_DECREF(rules);
-    int loaded = classification && detection;
-    for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++)
-        loaded = loaded && limits[i] != NULL;
-    if (loaded) {
-        max_name_chars = PyLong_AsSsize_t(limits[0]);
-        max_boxes = PyLong_AsSsize_t(limits[1]);
-        max_labels = PyLong_AsSsize_t(limits[2]);
-        scaled_max_side = PyFloat_AsDouble(limits[3]);
-        min_box_pixels = PyFloat_AsDouble(limits[4]);
-    }
-    for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++)
-        Py_XDECREF(limits[i]);
-    return loaded && !PyErr_Occurred() ? 0 : -1;
+    max_name_chars = (Py_ssize_t)name_chars;
+    max_boxes = (Py_ssize_t)boxes;
+    max_labels = (Py_ssize_t)labels;
+    return loaded ? 0 : -1;
 }
 
 static int

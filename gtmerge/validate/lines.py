@@ -304,7 +304,10 @@ def _check_detection(
     for index, (box, name) in enumerate(zip(boxes, names, strict=True)):
         left, top, box_width, box_height = (box[field] for field in _BOX_FIELDS)
         if (
-            min(left, top, box_width, box_height) < 0
+            left < 0
+            or top < 0
+            or box_width < 0
+            or box_height < 0
             or left + box_width > width
             or top + box_height > height
         ):
