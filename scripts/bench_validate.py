@@ -106,11 +106,11 @@ def validate_all(manifest: list[bytes]) -> None:
 
 def rules_only(manifest: list[bytes]) -> None:
     """As gtmerge runs when it was installed without a C compiler."""
-    fast_path, line_checks.clean_labels = line_checks.clean_labels, None
+    fast_path, line_checks.count_clean_labels = line_checks.count_clean_labels, None
     try:
         validate_all(manifest)
     finally:
-        line_checks.clean_labels = fast_path
+        line_checks.count_clean_labels = fast_path
 
 
 def machine() -> str:
@@ -144,7 +144,7 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
     load = os.getloadavg()[0]
-    if line_checks.clean_labels is None:
+    if line_checks.count_clean_labels is None:
         raise SystemExit("gtmerge.validate._fastlines is not built: reinstall with a C compiler")
     manifest = make_manifest(args.lines)
     size = sum(map(len, manifest))

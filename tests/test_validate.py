@@ -21,7 +21,7 @@ def line_checks(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch)
     """Every test runs with the C fast path for valid lines, and without it (gtmerge built
     without a C compiler): the findings must be the same."""
     if request.param == "rules only":
-        monkeypatch.setattr(lines, "clean_labels", None)
+        monkeypatch.setattr(lines, "count_clean_labels", None)
 
 
 def classification(ref: str = "s3://bucket/images/0.png", name: str = "cat", **meta: Any) -> dict:

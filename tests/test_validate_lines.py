@@ -1,7 +1,8 @@
 """Property tests: the fast paths of the line checks agree with the rules they shortcut.
 
-The C fast path (``clean_labels``) may pass a line to the rules for any reason, but whenever
-it vouches for a line, the rules must find it valid, with the same names and no finding.
+The C fast path (``count_clean_labels``) may pass a line to the rules for any reason, but
+whenever it takes a line, the rules must find it valid with no finding, and it must count the
+names as ``count_names`` counts the names the rules found.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from test_validate import boxes, classification
 
 from gtmerge.rekognition import is_valid_creation_date
 from gtmerge.validate import lines
-from gtmerge.validate.lines import VALID, LineError, check_pairs, label_pairs
+from gtmerge.validate.lines import VALID, LineError, check_pairs, count_names, label_pairs
 
-fast_path = lines.clean_labels
+fast_path = lines.count_clean_labels
 
 digits = st.text(alphabet="0123456789", min_size=1, max_size=3)
 date_like = st.builds(
@@ -115,22 +116,38 @@ def test_the_c_fast_path_is_built() -> None:
     assert fast_path is not None, "gtmerge.validate._fastlines was not built"
 
 
+#: Two class ids with one name: a line counts each name once however often it has it.
+SAME_NAME = {"0": "cat", "1": "cat"}
+
+
 def _rules(record: dict[str, Any]) -> tuple[Any, ...]:
+    """What the rules say of a line, and how a valid one counts (code of a † error else)."""
     try:
-        return check_pairs(record, label_pairs(record))
+        status, class_names, object_names, found = check_pairs(record, label_pairs(record))
     except LineError as error:
         return ("error", error.code)
+    counts: tuple[dict[str, int], dict[str, int]] = ({"cat": 5}, {"dog": 2})
+    kinds = count_names(class_names, object_names, *counts) if status == VALID else 0
+    return status, found, kinds, counts
+
+
+def _fast(record: dict[str, Any]) -> tuple[int, tuple[dict[str, int], dict[str, int]]]:
+    assert fast_path is not None
+    counts: tuple[dict[str, int], dict[str, int]] = ({"cat": 5}, {"dog": 2})
+    return fast_path(record, label_pairs(record), *counts), counts
 
 
 @settings(max_examples=3000, deadline=None)
 @given(mutated_lines())
-def test_the_fast_path_vouches_only_for_what_the_rules_accept(record: dict[str, Any]) -> None:
-    """No crash in either, and every line the fast path takes is valid by the rules."""
-    assert fast_path is not None
+def test_the_fast_path_takes_only_what_the_rules_accept(record: dict[str, Any]) -> None:
+    """No crash in either; a line the fast path takes is valid with no finding by the rules,
+    and counted the same; a line it leaves is counted nowhere."""
     verdict = _rules(record)
-    names = fast_path(record, label_pairs(record))
-    if names is not None:
-        assert verdict == (VALID, names[0], names[1], [])
+    kinds, counts = _fast(record)
+    if kinds:
+        assert verdict == (VALID, [], kinds, counts)
+    else:
+        assert counts == ({"cat": 5}, {"dog": 2})
 
 
 @pytest.mark.parametrize(
@@ -142,14 +159,18 @@ def test_the_fast_path_vouches_only_for_what_the_rules_accept(record: dict[str, 
         boxes(shapes=[(0, 0, 0, 640, 480), (1, 600, 10, 40, 50)]),
         boxes(size=(4000, 3000), shapes=[(1, 3000, 2000, 4, 4)]),
         boxes(shapes=[(300, 10, 10, 50, 50), (-1, 5, 5, 9, 9)], class_map={"300": "a", "-1": "b"}),
+        boxes(shapes=[(0, 1, 1, 9, 9), (1, 5, 5, 9, 9), (0, 2, 2, 9, 9)], class_map=SAME_NAME),
+        {
+            **classification(),
+            **{f"x{k}": v for k, v in classification().items() if k != "source-ref"},
+        },
         {**boxes(), **{k: v for k, v in classification().items() if k != "source-ref"}},
     ],
 )
 def test_the_fast_path_takes_the_valid_lines(record: dict[str, Any]) -> None:
-    assert fast_path is not None
-    names = fast_path(record, label_pairs(record))
-    assert names is not None
-    assert _rules(record) == (VALID, names[0], names[1], [])
+    kinds, counts = _fast(record)
+    assert kinds
+    assert _rules(record) == (VALID, [], kinds, counts)
 
 
 @pytest.mark.parametrize(
@@ -168,13 +189,11 @@ def test_the_fast_path_takes_the_valid_lines(record: dict[str, Any]) -> None:
 def test_the_fast_path_leaves_findings_and_odd_numbers_to_the_rules(
     record: dict[str, Any],
 ) -> None:
-    assert fast_path is not None
-    assert fast_path(record, label_pairs(record)) is None
+    assert _fast(record) == (0, ({"cat": 5}, {"dog": 2}))
 
 
 @settings(max_examples=1500, deadline=None)
 @given(st.one_of(date_like, st.text(max_size=40)))
 def test_the_fast_path_date_check_agrees_with_the_rules(value: str) -> None:
-    assert fast_path is not None
     record = classification(creation_date=value)
-    assert (fast_path(record, label_pairs(record)) is not None) == is_valid_creation_date(value)
+    assert bool(_fast(record)[0]) == is_valid_creation_date(value)

@@ -1,10 +1,11 @@
-/* The fast path of gtmerge.validate.lines.check_labels, for the lines that need it: valid ones.
+/* The fast path of the line checks of gtmerge.validate.lines, for the lines that need it: valid ones.
  *
- * clean_labels(record, pairs) says whether every label attribute of a parsed line is a
- * classification or bounding-box attribute that the rules of lines.py accept with no finding
- * at all, and if so returns the line's names. It returns None for anything else, however
- * harmless, and the Python rules then check the line and find what to report: this file
- * decides nothing a user sees, it only spares a valid line the interpreter's cost per check.
+ * count_clean_labels(record, pairs, class_images, object_images) says whether every label
+ * attribute of a parsed line is a classification or bounding-box attribute that the rules of
+ * lines.py (check_pairs) accept with no finding at all, and if so counts the line's names as
+ * lines.count_names does. It returns 0 for anything else, however harmless, and the Python
+ * rules then check the line and find what to report: this file decides nothing a user sees,
+ * it only spares a valid line the interpreter's cost per check.
  *
  * The limits and type strings come from gtmerge.rekognition. The creation-date check is the
  * one rule restated here (calling back into Python for it would cost more than all the rest);
@@ -28,6 +29,9 @@ static PyObject *classification, *detection;
 #define CACHED_CLASS_IDS 256
 static PyObject *class_id_texts[CACHED_CLASS_IDS];
 static Py_ssize_t max_name_chars, max_boxes, max_labels;
+/* What a line has, as gtmerge.validate.lines.CLASS_LABELS and BOX_LABELS say */
+enum { class_labels = 1, box_labels = 2 };
+static PyObject *one;
 static double scaled_max_side, min_box_pixels;
 
 /* 1: clean, 0: not clean (the Python rules decide), -1: a Python exception is set. */
@@ -290,11 +294,41 @@ check_detection(PyObject *value, PyObject *metadata, PyObject **last_date,
     return 1;
 }
 
-static PyObject *
-clean_labels(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+/* Add 1 to counts[name] for each distinct name of the list (the names of one line). */
+static int
+count_distinct(PyObject *names, PyObject *counts)
 {
-    if (nargs != 2 || !PyDict_Check(args[0]) || !PyTuple_Check(args[1])) {
-        PyErr_SetString(PyExc_TypeError, "clean_labels(record: dict, pairs: tuple)");
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(names); i++) {
+        PyObject *name = PyList_GET_ITEM(names, i);
+        int repeated = 0;
+        for (Py_ssize_t j = 0; j < i && !repeated; j++) {
+            PyObject *earlier = PyList_GET_ITEM(names, j);
+            repeated = earlier == name || PyUnicode_Compare(earlier, name) == 0;
+        }
+        if (repeated)
+            continue;
+        PyObject *count = PyDict_GetItemWithError(counts, name);
+        if (count == NULL && PyErr_Occurred())
+            return -1;
+        PyObject *more = count ? PyNumber_Add(count, one) : Py_NewRef(one);
+        if (more == NULL)
+            return -1;
+        int stored = PyDict_SetItem(counts, name, more);
+        Py_DECREF(more);
+        if (stored < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static PyObject *
+count_clean_labels(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 4 || !PyDict_Check(args[0]) || !PyTuple_Check(args[1]) ||
+        !PyDict_Check(args[2]) || !PyDict_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "count_clean_labels(record: dict, pairs: tuple, class_images: dict, "
+                        "object_images: dict)");
         return NULL;
     }
     PyObject *record = args[0], *pairs = args[1];
@@ -326,19 +360,25 @@ clean_labels(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (result == 1 &&
         PyList_GET_SIZE(class_names) + PyList_GET_SIZE(object_names) > max_labels)
         result = 0;
-    PyObject *names = result == 1 ? PyTuple_Pack(2, class_names, object_names) : NULL;
+    long kinds = 0;
+    if (result == 1) {
+        kinds = (PyList_GET_SIZE(class_names) ? class_labels : 0) |
+                (PyList_GET_SIZE(object_names) ? box_labels : 0);
+        if (count_distinct(class_names, args[2]) < 0 ||
+            count_distinct(object_names, args[3]) < 0)
+            result = -1;
+    }
     Py_XDECREF(class_names);
     Py_XDECREF(object_names);
-    if (result == 0)
-        Py_RETURN_NONE;
-    return names;
+    return result < 0 ? NULL : PyLong_FromLong(kinds);
 }
 
 static PyMethodDef methods[] = {
-    {"clean_labels", (PyCFunction)(void (*)(void))clean_labels, METH_FASTCALL,
-     "clean_labels(record, pairs) -> (class_names, object_names) | None\n\n"
-     "The names of a line whose label attributes all pass with no finding; None when the\n"
-     "rule-by-rule checks of gtmerge.validate.lines must look at it."},
+    {"count_clean_labels", (PyCFunction)(void (*)(void))count_clean_labels, METH_FASTCALL,
+     "count_clean_labels(record, pairs, class_images, object_images) -> int\n\n"
+     "For a line whose label attributes all pass with no finding: count its names as\n"
+     "gtmerge.validate.lines.count_names does and return the same kinds; 0, counting\n"
+     "nothing, when the rule-by-rule checks must look at the line."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -358,7 +398,7 @@ load_rules(void)
 {
     double name_chars, boxes, labels;
     PyObject *rules = PyImport_ImportModule("gtmerge.rekognition");
-    if (rules == NULL)
+    if (rules == NULL || (one = PyLong_FromLong(1)) == NULL)
         return -1;
     int loaded = load_number(rules, "MAX_LABEL_NAME_CHARS", &name_chars) == 0 &&
                  load_number(rules, "MAX_BOXES_PER_IMAGE", &boxes) == 0 &&
@@ -413,7 +453,7 @@ intern_keys(void)
 
 static struct PyModuleDef fastlines = {
     PyModuleDef_HEAD_INIT, "gtmerge.validate._fastlines",
-    "The fast path of gtmerge.validate.lines.check_labels for valid lines.", -1, methods,
+    "The fast path of the line checks of gtmerge.validate.lines for valid lines.", -1, methods,
 };
 
 PyMODINIT_FUNC

@@ -1,5 +1,8 @@
 from typing import Any
 
-def clean_labels(
-    record: dict[str, Any], pairs: tuple[tuple[str, str], ...]
-) -> tuple[list[str], list[str]] | None: ...
+def count_clean_labels(
+    record: dict[str, Any],
+    pairs: tuple[tuple[str, str], ...],
+    class_images: dict[str, int],
+    object_images: dict[str, int],
+) -> int: ...

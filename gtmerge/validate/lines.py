@@ -34,7 +34,7 @@ METADATA_SUFFIX = "-metadata"
 _BOX_FIELDS = ("left", "top", "width", "height")
 _YES_NO = ("yes", "no")
 _MISSING: Any = object()
-#: Key sequences remembered by check_labels' ``pairing``; only a pathological manifest has more.
+#: Key sequences remembered by line_pairs' ``pairing``; only a pathological manifest has more.
 _PAIRING_CACHE_SIZE = 4096
 
 # What a line turned out to be.
@@ -46,16 +46,24 @@ Found = tuple[str, str | None, str | None, int | None]
 Pairs = tuple[tuple[str, str], ...]
 
 
-def _fast_path() -> Callable[[dict[str, Any], Pairs], tuple[list[str], list[str]] | None] | None:
+#: What a valid line has, as :func:`count_names` returns it: image-level labels, boxes, or both.
+CLASS_LABELS, BOX_LABELS = 1, 2
+#: Per-label image counts, name → the number of valid lines that have it.
+ImageCounts = dict[str, int]
+CountCleanLabels = Callable[[dict[str, Any], Pairs, ImageCounts, ImageCounts], int]
+
+
+def _fast_path() -> CountCleanLabels | None:
     try:
-        from gtmerge.validate._fastlines import clean_labels
+        from gtmerge.validate._fastlines import count_clean_labels
     except ImportError:  # gtmerge built without a C compiler
         return None
-    return clean_labels
+    return count_clean_labels
 
 
-#: The names of a line that passes every check with no finding, or None: the C fast path.
-clean_labels = _fast_path()
+#: The C fast path, or None: for a line that :func:`check_pairs` finds VALID with no finding,
+#: ``count_names`` of its names in one pass; 0 (nothing counted) for any other line.
+count_clean_labels = _fast_path()
 
 
 class LineError(Exception):
@@ -81,35 +89,29 @@ class LineError(Exception):
         )
 
 
-def check_labels(
-    record: dict[str, Any], pairing: dict[tuple[str, ...], Pairs]
-) -> tuple[int, list[str], list[str], list[Found]]:
-    """Check every ``<attr>``/``<attr>-metadata`` pair of a line whose source-ref is valid.
-
-    ``pairing`` is a cache the caller keeps across lines: the keys of a line, in order → its
-    pairs (the lines of a manifest share a few key sequences, so one lookup of the keys
-    replaces a test of each key).
-
-    Raises :class:`LineError` for a † error. Otherwise returns the line's status (VALID,
-    INVALID or IGNORED), its usable image-level label names, its usable box label names (one
-    per box) and the findings that do not stop a line, in file order.
-    """
+def line_pairs(record: dict[str, Any], pairing: dict[tuple[str, ...], Pairs]) -> Pairs:
+    """:func:`label_pairs`, through ``pairing``, a cache the caller keeps across lines: the
+    keys of a line, in order → its pairs (the lines of a manifest share a few key sequences,
+    so one lookup of the keys replaces a test of each key)."""
     keys = tuple(record)
     try:
-        pairs = pairing[keys]
+        return pairing[keys]
     except KeyError:
         pairs = label_pairs(record)
         if len(pairing) < _PAIRING_CACHE_SIZE:
             pairing[keys] = pairs
-    if clean_labels is not None and (names := clean_labels(record, pairs)) is not None:
-        return VALID, names[0], names[1], []
-    return check_pairs(record, pairs)
+        return pairs
 
 
 def check_pairs(
     record: dict[str, Any], pairs: Pairs
 ) -> tuple[int, list[str], list[str], list[Found]]:
-    """:func:`check_labels` without the fast path: the rules, one by one."""
+    """Check every ``<attr>``/``<attr>-metadata`` pair of a line whose source-ref is valid.
+
+    Raises :class:`LineError` for a † error. Otherwise returns the line's status (VALID,
+    INVALID or IGNORED), its usable image-level label names, its usable box label names (one
+    per box) and the findings that do not stop a line, in file order.
+    """
     class_names: list[str] = []
     object_names: list[str] = []
     found: list[Found] = []
@@ -155,6 +157,20 @@ def check_pairs(
     if class_names or object_names:
         return VALID, class_names, object_names, found
     return _without_labels(record, class_names, object_names, found)
+
+
+def count_names(
+    class_names: list[str],
+    object_names: list[str],
+    class_images: ImageCounts,
+    object_images: ImageCounts,
+) -> int:
+    """Count each distinct name of a valid line once in its image counts; return what the
+    line has (CLASS_LABELS, BOX_LABELS or both)."""
+    for names, images in ((class_names, class_images), (object_names, object_images)):
+        for name in dict.fromkeys(names):
+            images[name] = images.get(name, 0) + 1
+    return (CLASS_LABELS if class_names else 0) | (BOX_LABELS if object_names else 0)
 
 
 def label_pairs(record: dict[str, Any]) -> Pairs:

@@ -24,10 +24,20 @@ from gtmerge.rekognition import (
     MIN_CLASSIFICATION_LABELS,
     MIN_DETECTION_LABELS,
 )
-from gtmerge.validate import codes
+from gtmerge.validate import codes, lines
 from gtmerge.validate.findings import Finding, ValidationResult, sort_key
 from gtmerge.validate.images import ImageProblem
-from gtmerge.validate.lines import VALID, LineError, Pairs, check_labels
+from gtmerge.validate.lines import (
+    BOX_LABELS,
+    CLASS_LABELS,
+    INVALID,
+    VALID,
+    LineError,
+    Pairs,
+    check_pairs,
+    count_names,
+    line_pairs,
+)
 
 IMAGE_LEVEL_LABELS, OBJECT_LOCALIZATION, NOT_DETERMINED = (
     "IMAGE_LEVEL_LABELS",
@@ -85,6 +95,7 @@ class ManifestValidator:
         self._bucket_prefix = "\0"
         self._longest_ref = 0  # len(_bucket_prefix) + the longest key S3 takes
         self._pairing: dict[tuple[str, ...], Pairs] = {}
+        self._count_clean_labels = lines.count_clean_labels
         self._class_label_images: dict[str, int] = {}
         self._object_label_images: dict[str, int] = {}
         self._class_lines = 0
@@ -132,39 +143,43 @@ class ManifestValidator:
                 self._images -= 1
                 self._line_error(codes.DUPLICATE_SOURCE_REF, f"It is first on line {first}.")
                 return
-        try:
-            status, class_names, object_names, found = check_labels(record, self._pairing)
-        except LineError as error:
-            self._add(error.finding(line, self.manifest))
-            self._counts[1] += 1
-            if self.remember_refs:
-                self._unused_lines.add(line)
-            return
-        self._counts[status] += 1
-        if found:
-            for code, detail, attribute, annotation in found:
-                message = codes.message(code, detail)
-                self._add(Finding(code, line, message, attribute, annotation, self.manifest))
-        if status != VALID:
-            if self.remember_refs:
-                self._unused_lines.add(line)
-            return
-        if class_names:
+        pairs = line_pairs(record, self._pairing)
+        fast = self._count_clean_labels
+        kinds = (
+            fast(record, pairs, self._class_label_images, self._object_label_images)
+            if fast is not None
+            else 0
+        )
+        if kinds:
+            self._counts[VALID] += 1
+        else:
+            kinds = self._check_by_rules(record, pairs, line)
+        if kinds & CLASS_LABELS:
             self._class_lines += 1
-            images = self._class_label_images
-            if len(class_names) == 1:
-                name = class_names[0]
-                images[name] = images.get(name, 0) + 1
-            else:
-                for name in set(class_names):
-                    images[name] = images.get(name, 0) + 1
-        if object_names:
+        if kinds & BOX_LABELS:
             self._object_lines += 1
             if self.remember_refs:
                 self._boxed_lines.add(line)
-            images = self._object_label_images
-            for name in set(object_names):
-                images[name] = images.get(name, 0) + 1
+
+    def _check_by_rules(self, record: dict[str, Any], pairs: Pairs, line: int) -> int:
+        """The line checks for a line the fast path did not take: its findings are reported,
+        its names counted if it is valid; returns what it has (0 unless it is valid)."""
+        try:
+            status, class_names, object_names, found = check_pairs(record, pairs)
+        except LineError as error:
+            self._add(error.finding(line, self.manifest))
+            status, found = INVALID, []
+        self._counts[status] += 1
+        for code, detail, attribute, annotation in found:
+            message = codes.message(code, detail)
+            self._add(Finding(code, line, message, attribute, annotation, self.manifest))
+        if status != VALID:
+            if self.remember_refs:
+                self._unused_lines.add(line)
+            return 0
+        return count_names(
+            class_names, object_names, self._class_label_images, self._object_label_images
+        )
 
     def _new_bucket(self, source_ref: Any) -> bool:
         """Check a source-ref that is not in the last bucket seen: report it if it is not a
