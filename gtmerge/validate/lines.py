@@ -46,7 +46,8 @@ Found = tuple[str, str | None, str | None, int | None]
 Pairs = tuple[tuple[str, str], ...]
 
 
-#: What a valid line has, as :func:`count_names` returns it: image-level labels, boxes, or both.
+#: What a valid line has, as :func:`count_names` (and _fastlines.c) return it: image-level
+#: labels, boxes, or both.
 CLASS_LABELS, BOX_LABELS = 1, 2
 #: Per-label image counts, name → the number of valid lines that have it.
 ImageCounts = dict[str, int]
