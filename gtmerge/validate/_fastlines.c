@@ -1,4 +1,4 @@
-/* The fast path of the line checks of gtmerge.validate.lines, for the lines that need it: valid ones.
+/* The fast path of the line checks of gtmerge.validate.lines, for the most common lines.
  *
  * count_clean_labels(record, pairs, class_images, object_images) says whether every label
  * attribute of a parsed line is a classification or bounding-box attribute that the rules of
