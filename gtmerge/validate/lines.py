@@ -295,7 +295,7 @@ def _check_detection(
     found: list[Found],
 ) -> int:
     """Check a bounding-box pair; returns how many boxes it has (0 when none is usable)."""
-    _check_detection_format(attribute, value, metadata)
+    names = _check_detection_format(attribute, value, metadata)
     size = value["image_size"][0]
     width, height = size["width"], size["height"]
     boxes = value.get("annotations", [])
@@ -307,8 +307,6 @@ def _check_detection(
             (codes.TOO_MANY_BOUNDING_BOXES, f"{attribute!r} has {len(boxes)}.", attribute, None)
         )
         return 0
-    class_map = metadata["class-map"]
-    names = [class_map[str(box["class_id"])] for box in boxes]
     long_names = [name for name in names if len(name) > MAX_LABEL_NAME_CHARS]
     if long_names:
         detail = _long_name(long_names[-1])
@@ -354,9 +352,9 @@ def _check_detection(
     return len(boxes)
 
 
-def _check_detection_format(attribute: str, value: Any, metadata: dict[str, Any]) -> None:
+def _check_detection_format(attribute: str, value: Any, metadata: dict[str, Any]) -> list[str]:
     """The † checks of a bounding-box pair, in Rekognition's order: attribute format,
-    metadata format, box confidences, class map."""
+    metadata format, box confidences, class map; returns the label name of each box."""
     metadata_key = attribute + METADATA_SUFFIX
     _check_image_size(attribute, value)
     boxes = value.get("annotations", [])
@@ -377,8 +375,10 @@ def _check_detection_format(attribute: str, value: Any, metadata: dict[str, Any]
             metadata_key, metadata, "class-map", "an object mapping class ids to label names"
         )
     _check_confidences(metadata_key, metadata, len(boxes))
+    names = []
     for index, box in enumerate(boxes):
-        if str(box["class_id"]) not in class_map:
+        name = class_map.get(str(box["class_id"]))
+        if name is None:
             raise LineError(
                 codes.MISSING_CLASS_MAP_ID,
                 f"class_id {box['class_id']} of box {index} is not a key of 'class-map' "
@@ -386,6 +386,8 @@ def _check_detection_format(attribute: str, value: Any, metadata: dict[str, Any]
                 metadata_key,
                 index,
             )
+        names.append(name)
+    return names
 
 
 def _check_image_size(attribute: str, value: Any) -> None:
