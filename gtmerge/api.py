@@ -15,11 +15,22 @@ import os
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 import orjson
 from tqdm import tqdm
 
+from gtmerge.consolidate import OptionError, consolidation
+from gtmerge.consolidate.config import (
+    DEFAULT_IOU,
+    DEFAULT_REJECT_VERDICTS,
+    Consolidation,
+    OnReject,
+    Policy,
+    Tie,
+    VerdictMode,
+)
+from gtmerge.consolidate.image import Outcome
 from gtmerge.destination import check_writable, open_destination, same_target
 from gtmerge.errors import BadRecord, InvalidOutput, MergeError
 from gtmerge.ingest import ORDER_WIDTH, part_of, read_input, rejection_filer
@@ -37,6 +48,7 @@ from gtmerge.spool import (
     merged_lines,
     ordered_lines,
     rejects_path,
+    relabel_line,
     spool_input,
 )
 from gtmerge.validate import ManifestValidator
@@ -76,6 +88,22 @@ def merge(
     rejects: str | None = None,
     strict: bool = False,
     fail_on_invalid: bool = False,
+    policy: Policy = "union",
+    quorum: float | None = None,
+    tie: Tie = "drop",
+    iou: float = DEFAULT_IOU,
+    verdicts: VerdictMode = "apply",
+    reject_verdicts: Sequence[str] = DEFAULT_REJECT_VERDICTS,
+    verifies: Sequence[str] = (),
+    on_reject: OnReject = "labels",
+    questions: Sequence[str] = (),
+    rename: Sequence[str] = (),
+    drop_classes: Sequence[str] = (),
+    keep_classes: Sequence[str] = (),
+    min_confidence: float | None = None,
+    human_only: bool = False,
+    conflicts: str | None = None,
+    relabel: str | None = None,
     endpoint_url: str | None = None,
     sse: str | None = None,
     sse_kms_key_id: str | None = None,
@@ -92,24 +120,52 @@ def merge(
     default for the rest (None: detect each input's format). ``progress=None`` shows a bar
     only on a terminal. ``workers`` defaults to the number of cores; ``memory_mb`` bounds the
     merge's working memory, spilling to ``tmp_dir`` (default: the system's) beyond it.
+
+    The consolidation options (``policy`` to ``human_only``) are those of ``gtmerge merge``
+    and are explained in ``docs/merging.md``; ``conflicts`` receives one JSON line per image
+    and question whose answers differ, ``relabel`` the images a verdict rejected, as a Ground
+    Truth input manifest.
     """
     fmt = _manifest_format(attribute, box_attribute)
+    try:
+        rules = consolidation(
+            policy=policy,
+            quorum=quorum,
+            tie=tie,
+            iou=iou,
+            verdicts=verdicts,
+            reject_verdicts=reject_verdicts,
+            verifies=verifies,
+            on_reject=on_reject,
+            questions=questions,
+            rename=rename,
+            drop_classes=drop_classes,
+            keep_classes=keep_classes,
+            min_confidence=min_confidence,
+            human_only=human_only,
+        )
+    except OptionError as exc:
+        raise MergeError(str(exc)) from exc
     settings = S3Settings(endpoint_url, sse, sse_kms_key_id, expected_bucket_owner)
     s3 = S3(settings)
     sources = _expand_all(inputs, mapping, s3)
-    targets = [target for target in (output, report, rejects) if target]
+    targets = [target for target in (output, report, rejects, conflicts, relabel) if target]
     for number, target in enumerate(targets):
         # "-" as an input is stdin, never the same stream as an output
         if any(source.uri != "-" and same_target(target, source.uri) for source in sources):
             raise MergeError(f"{target}: refusing to overwrite one of the inputs")
         if any(same_target(target, other) for other in targets[number + 1 :]):
-            raise MergeError(f"{target}: the output, report and rejects need distinct files")
+            raise MergeError(
+                f"{target}: the output, report, rejects, conflicts and relabel files "
+                "need distinct files"
+            )
         check_writable(target)
     try:
         plan = plan_run(sources, s3, memory_mb, workers or os.cpu_count() or 1)
     except ValueError as exc:
         raise MergeError(str(exc)) from exc
-    result = Report(output)
+    result = Report(output, rules=rules)
+    verifies_ = rules.verifies if rules.applies_verdicts else None
     # Each image is written once, so no duplicate check is needed: the validator then keeps
     # no per-image state, and only a sample of each kind of finding, whatever the size. As in
     # Rekognition, lines past the default quota are counted, not checked.
@@ -117,17 +173,22 @@ def merge(
     with ExitStack() as stack:
         bar = stack.enter_context(_progress_bar(sources, progress))
         workdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="gtmerge-", dir=tmp_dir))
-        rejects_out = stack.enter_context(open_destination(rejects, s3)) if rejects else None
+        rejects_out, conflicts_out, relabel_out = (
+            stack.enter_context(open_destination(target, s3)) if target else None
+            for target in (rejects, conflicts, relabel)
+        )
+        extra = _Extra(conflicts_out, relabel_out)
         work: Runner | None = None
         if plan.in_memory:
-            context = ReadContext(s3, image_root, bar.update)
+            context = ReadContext(s3, image_root, bar.update, verifies_)
             records = _read_in_memory(sources, context, result, rejects_out, strict)
-            lines = _render(merge_in_memory(records, result.inputs), fmt, result)
+            outcomes = merge_in_memory(records, result.inputs, rules, result.consolidation)
+            lines = _render(outcomes, fmt, result, extra)
         else:
-            context = ReadContext(s3, image_root)
-            job = _Spooled(sources, context, settings, workdir, plan, strict)
+            context = ReadContext(s3, image_root, verifies=verifies_)
+            job = _Spooled(sources, context, settings, workdir, plan, strict, rules)
             work = stack.enter_context(runner(plan.workers, bar))
-            lines = job.run(work, fmt, result, rejects_out)
+            lines = job.run(work, fmt, result, rejects_out, extra)
         out = stack.enter_context(open_destination(output, s3))
         if work is None or not work.parallel:
             for line in lines:
@@ -201,10 +262,25 @@ def _read_in_memory(
             yield Tagged(index, image)
 
 
-def _render(images: Iterator[Any], fmt: ManifestFormat, report: Report) -> Iterator[bytes]:
-    for image in images:
-        report.written.count(image)
-        yield fmt.render(image)
+class _Extra(NamedTuple):
+    """The destinations of the conflicts and the images to relabel (None: not asked for)."""
+
+    conflicts: BinaryIO | None
+    relabel: BinaryIO | None
+
+
+def _render(
+    outcomes: Iterator[Outcome], fmt: ManifestFormat, report: Report, extra: _Extra
+) -> Iterator[bytes]:
+    for outcome in outcomes:
+        if extra.conflicts is not None:
+            for conflict in outcome.conflicts:
+                extra.conflicts.write(orjson.dumps(conflict, option=orjson.OPT_APPEND_NEWLINE))
+        if outcome.relabel and extra.relabel is not None:
+            extra.relabel.write(relabel_line(outcome.key))
+        if outcome.image is not None:
+            report.written.count(outcome.image)
+            yield fmt.render(outcome.image)
 
 
 class _Spooled:
@@ -218,10 +294,12 @@ class _Spooled:
         workdir: str,
         plan: Plan,
         strict: bool,
+        rules: Consolidation,
     ) -> None:
         self.sources = sources
         self.workdir = workdir
         self.plan = plan
+        self.rules = rules
         self.parts = split_inputs(sources, context, plan.workers, strict)
         self.spool_tasks = [
             SpoolTask(
@@ -232,12 +310,18 @@ class _Spooled:
                 workdir,
                 plan.partition_bits,
                 strict,
+                context.verifies,
             )
             for number, part in enumerate(self.parts)
         ]
 
     def run(
-        self, work: Runner, fmt: ManifestFormat, report: Report, rejects: BinaryIO | None
+        self,
+        work: Runner,
+        fmt: ManifestFormat,
+        report: Report,
+        rejects: BinaryIO | None,
+        extra: _Extra,
     ) -> Iterator[bytes]:
         spooled = list(work.map_reading(spool_input, self.spool_tasks))
         part_stats = [stats for stats, _ in spooled]
@@ -249,18 +333,29 @@ class _Spooled:
                 self.plan.partition_bits,
                 fmt,
                 self.plan.partition_bytes,
+                self.rules,
             )
             for partition in range(1 << self.plan.partition_bits)
         ]
         runs: list[str] = []
         rejected = [rejects_path(self.workdir, number) for number in range(len(self.parts))]
+        conflicts: list[str] = []
+        relabel: list[str] = []
         for merged in work.map(merge_partition, merge_tasks):
             runs.append(merged.run)
             rejected.append(merged.rejects)
+            conflicts.append(merged.conflicts)
+            relabel.append(merged.relabel)
             for stats, counted in zip(part_stats, merged.stats, strict=True):
                 stats.add(counted)
             report.written.add(merged.written)
+            report.consolidation.add(merged.consolidated)
         self._write_rejections(rejected, part_stats, rejects)
+        for paths, out in ((conflicts, extra.conflicts), (relabel, extra.relabel)):
+            if out is not None:
+                out.writelines(merged_lines(paths))
+            for path in paths:
+                os.unlink(path)
         report.inputs.extend(self._fold(part_stats))  # after: folding adds up the parts' stats
         return merged_lines(runs)
 

@@ -1,6 +1,8 @@
 """The merge stage: all records of one image, from any line, file or job, become one image.
 
-Rules (also in README "How records are merged"):
+This module gathers each image's answers; :mod:`gtmerge.consolidate` decides what of them is
+written. With the default options (``--policy union``, no verdict in the inputs) the rules are
+(also in README "How records are merged"):
 
 - **Labels** are the union of class names over every record. When one class name comes more
   than once, the label keeps the metadata (confidence, human-annotated, date, job name) of its
@@ -22,7 +24,10 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from gtmerge.model import BoxSet, ImageRecord, Label
+from gtmerge.consolidate.config import Consolidation
+from gtmerge.consolidate.image import Answers, Outcome, consolidate
+from gtmerge.consolidate.stats import ConsolidationStats
+from gtmerge.model import AnswerKey, BoxSet, ImageRecord, Label, Verdict
 from gtmerge.report import InputStats
 
 
@@ -41,12 +46,16 @@ def paused_gc() -> Iterator[None]:
 
 @dataclass(slots=True)
 class ImageMerger:
-    """Accumulates the records of one image."""
+    """Accumulates the records of one image: each answer once, in input order."""
 
     key: str
-    labels: dict[str, Label] = field(default_factory=dict)
-    box_sets: dict[object, BoxSet] = field(default_factory=dict)
+    #: (answer, class) → the label; (answer, box geometry) → the box set
+    labels: dict[tuple[AnswerKey, str], Label] = field(default_factory=dict)
+    box_sets: dict[tuple[AnswerKey, object], BoxSet] = field(default_factory=dict)
     superseded: set[object] = field(default_factory=set)
+    blank: dict[AnswerKey, None] = field(default_factory=dict)
+    verdicts: dict[Verdict, None] = field(default_factory=dict)
+    order: dict[AnswerKey, int] = field(default_factory=dict)
     seen: set[int] = field(default_factory=set)
 
     def add(self, record: ImageRecord) -> bool:
@@ -59,22 +68,34 @@ class ImageMerger:
         if fingerprint in self.seen:
             return False
         self.seen.add(fingerprint)
+        order = self.order
         for label in record.labels:
-            kept = self.labels.get(label.name)
-            if kept is None or (label.human_annotated and not kept.human_annotated):
-                self.labels[label.name] = label
+            answer = label.answer
+            order.setdefault(answer, len(order))
+            self.labels.setdefault((answer, label.name), label)
+        for answer in record.blank_answers:
+            order.setdefault(answer, len(order))
+            self.blank[answer] = None
         for box_set in record.box_sets:
-            self.box_sets.setdefault(box_set.geometry, box_set)
+            answer = box_set.answer
+            order.setdefault(answer, len(order))
+            self.box_sets.setdefault((answer, box_set.geometry), box_set)
         self.superseded.update(box_set.geometry for box_set in record.superseded)
+        for verdict in record.verdicts:
+            self.verdicts[verdict] = None
         return True
 
-    def result(self) -> ImageRecord:
-        box_sets = tuple(
-            box_set
-            for geometry, box_set in self.box_sets.items()
-            if geometry not in self.superseded
+    def result(self, config: Consolidation, stats: ConsolidationStats) -> Outcome:
+        answers = Answers(
+            self.key,
+            list(self.labels.values()),
+            list(self.box_sets.values()),
+            self.superseded,
+            list(self.blank),
+            list(self.verdicts),
+            self.order,
         )
-        return ImageRecord(self.key, tuple(self.labels.values()), box_sets)
+        return consolidate(answers, config, stats)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,8 +106,13 @@ class Tagged:
     record: ImageRecord
 
 
-def merge_in_memory(records: Iterable[Tagged], inputs: list[InputStats]) -> Iterator[ImageRecord]:
-    """Group records by image key and merge them; images come out in first-seen order.
+def merge_in_memory(
+    records: Iterable[Tagged],
+    inputs: list[InputStats],
+    config: Consolidation,
+    stats: ConsolidationStats,
+) -> Iterator[Outcome]:
+    """Group records by image key and consolidate them; images come out in first-seen order.
 
     Each duplicate record is counted in ``inputs[record.source_index]``.
     """
@@ -100,4 +126,4 @@ def merge_in_memory(records: Iterable[Tagged], inputs: list[InputStats]) -> Iter
             if not merger.add(record):
                 inputs[tagged.source_index].duplicates += 1
     for merger in images.values():
-        yield merger.result()
+        yield merger.result(config, stats)

@@ -3,11 +3,19 @@
 An image is identified by its normalised S3 key (see :mod:`gtmerge.keys`). Its labels are
 image-level classes; its box sets are object-detection annotations, one set per labeling job.
 Everything here is a small frozen value, so records can be compared, hashed and deduplicated.
+
+Every label and box set remembers where it came from: the label attribute that held it (the
+*question* it answers) and the job and date that answered it. Those three make an
+:data:`AnswerKey`: a chained job copies its input's attributes verbatim, so the same key seen in
+two outputs is one answer, never two votes (fact sheet §9.1).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+#: (label attribute, job-name, creation-date): one job's answer to one question.
+AnswerKey = tuple[str, str | None, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +27,12 @@ class Label:
     human_annotated: bool
     creation_date: str
     job_name: str | None = None
+    attribute: str = ""
+    multilabel: bool = False
+
+    @property
+    def answer(self) -> AnswerKey:
+        return (self.attribute, self.job_name, self.creation_date)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +63,11 @@ class BoxSet:
     human_annotated: bool
     creation_date: str
     job_name: str | None = None
+    attribute: str = ""
+
+    @property
+    def answer(self) -> AnswerKey:
+        return (self.attribute, self.job_name, self.creation_date)
 
     @property
     def geometry(self) -> tuple[ImageSize, tuple[tuple[str, float, float, float, float], ...]]:
@@ -67,18 +86,29 @@ class ImageRecord:
     """What one input record says about one image.
 
     ``superseded`` lists box sets that an adjustment job replaced: they are dropped wherever
-    they appear for this image, in this record or in any other input.
+    they appear for this image, in this record or in any other input. ``blank_answers`` are
+    answers that chose no class (an empty multi-label selection): they still count as answers
+    when votes are counted. ``verdicts`` are the label-verification answers of the record.
     """
 
     key: str
     labels: tuple[Label, ...] = ()
     box_sets: tuple[BoxSet, ...] = ()
     superseded: tuple[BoxSet, ...] = ()
+    blank_answers: tuple[AnswerKey, ...] = ()
+    verdicts: tuple[Verdict, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    """A label-verification answer: counted in the report, never written as a label."""
+    """A label-verification answer about a whole image: never written as a label.
+
+    ``target`` is the answer it verified, found in the same line (None when verdicts are only
+    counted, or the line's reader cannot tell).
+    """
 
     verdict: str
     job_name: str | None = None
+    attribute: str = ""
+    creation_date: str = ""
+    target: AnswerKey | None = None

@@ -54,6 +54,17 @@ def is_valid_creation_date(value: object) -> bool:
     return True
 
 
+def date_order(value: str) -> str:
+    """A key that sorts creation-dates in time order, whatever their form (§3.6): the date, a
+    'T', the time and the fraction padded to nanoseconds. Every accepted form is UTC (a zone,
+    if any, is zero), so this is the instant. A date that is not one of the forms sorts first.
+    """
+    if not is_valid_creation_date(value):
+        return ""
+    fraction = value[20:].rstrip("Z").split("+")[0].split("-")[0] if value[19:20] == "." else ""
+    return f"{value[:10]}T{value[11:19]}.{fraction:0<9}"
+
+
 def is_confidence(value: object) -> bool:
     """A number from 0 to 1 (booleans are not numbers here)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and 0.0 <= value <= 1.0

@@ -12,6 +12,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from gtmerge.consolidate.config import Consolidation
+from gtmerge.consolidate.stats import ConsolidationStats, consolidation_summary
 from gtmerge.model import ImageRecord, Verdict
 from gtmerge.readers.base import Rejection
 
@@ -33,7 +35,8 @@ class InputStats:
     skipped: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
     dropped_attributes: Counter[str] = field(default_factory=Counter)
-    verdicts: Counter[Verdict] = field(default_factory=Counter)
+    #: (job name, verdict) → how many records gave it
+    verdicts: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     def add(self, other: InputStats) -> None:
         """Fold in the stats of another part of the same input."""
@@ -44,6 +47,9 @@ class InputStats:
         self.rejected.update(other.rejected)
         self.dropped_attributes.update(other.dropped_attributes)
         self.verdicts.update(other.verdicts)
+
+    def count_verdicts(self, verdicts: tuple[Verdict, ...]) -> None:
+        self.verdicts.update((v.job_name or "(no job name)", v.verdict) for v in verdicts)
 
     def count_rejection(self, rejection: Rejection) -> None:
         target = self.dropped_attributes if rejection.attribute else self.rejected
@@ -98,6 +104,8 @@ class Report:
     inputs: list[InputStats] = field(default_factory=list)
     written: OutputStats = field(default_factory=OutputStats)
     validation: dict[str, Any] | None = None
+    rules: Consolidation = field(default_factory=Consolidation)
+    consolidation: ConsolidationStats = field(default_factory=ConsolidationStats)
 
     @property
     def rejected(self) -> int:
@@ -111,8 +119,7 @@ class Report:
         }
         verdicts: Counter[tuple[str, str]] = Counter()
         for stats in self.inputs:
-            for verdict, count in stats.verdicts.items():
-                verdicts[verdict.job_name or "(no job name)", verdict.verdict] += count
+            verdicts.update(stats.verdicts)
         verification: dict[str, dict[str, int]] = {}
         for (job, answer), count in sorted(verdicts.items()):
             verification.setdefault(job, {})[answer] = count
@@ -128,6 +135,7 @@ class Report:
             "box_sets_written": written.box_sets,
             "boxes_per_class": dict(sorted(written.boxes.items())),
             "verification_verdicts": verification,
+            "consolidation": self.consolidation.to_dict(self.rules),
             "warnings": self.rekognition_findings(),
             "validation": self.validation,
         }
@@ -175,7 +183,9 @@ class Report:
         )
         for job, counts in data["verification_verdicts"].items():
             shown = ", ".join(f"{verdict} {n}" for verdict, n in counts.items())
-            lines.append(f"  verification {job}: {shown} (counted, not written)")
+            applied = "applied" if self.rules.applies_verdicts else "counted, not written"
+            lines.append(f"  verification {job}: {shown} ({applied})")
+        lines.extend(f"  {line}" for line in consolidation_summary(data["consolidation"]))
         for finding in data["warnings"]:
             lines_found = _lines(finding["count"])
             lines.append(f"  Rekognition: {finding['code']} ({lines_found}): {finding['message']}")

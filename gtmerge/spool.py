@@ -31,6 +31,8 @@ from typing import Any, BinaryIO
 import orjson
 
 from gtmerge import interrupts
+from gtmerge.consolidate.config import Consolidation
+from gtmerge.consolidate.stats import ConsolidationStats
 from gtmerge.ingest import (
     ORDER_WIDTH,
     FileRejection,
@@ -41,9 +43,15 @@ from gtmerge.ingest import (
     rejection_filer,
 )
 from gtmerge.merger import ImageMerger, paused_gc
-from gtmerge.model import Box, BoxSet, ImageRecord, ImageSize, Label
+from gtmerge.model import Box, BoxSet, ImageRecord, ImageSize, Label, Verdict
 from gtmerge.readers import ReadContext, Reader
-from gtmerge.readers.groundtruth import GroundTruthReader, image_key, numbered_lines, parse_line
+from gtmerge.readers.groundtruth import (
+    GroundTruthReader,
+    Verifies,
+    image_key,
+    numbered_lines,
+    parse_line,
+)
 from gtmerge.report import InputStats, OutputStats
 from gtmerge.s3 import S3, S3Settings
 from gtmerge.sources import Source
@@ -63,6 +71,7 @@ class SpoolTask:
     directory: str
     partition_bits: int
     strict: bool
+    verifies: Verifies | None = None
 
 
 @dataclass(frozen=True)
@@ -84,18 +93,34 @@ class MergeTask:
     bits: int
     fmt: ManifestFormat
     max_bytes: int
+    consolidation: Consolidation
     prefix: str = "spool"
 
 
 @dataclass
 class MergeResult:
-    """One partition's run file and rejects file (lines behind their order keys), what it
-    wrote, and per part what pass 2 counted of its records (all but their lines)."""
+    """One partition's run files (the manifest lines, rejects, conflicts and images to
+    relabel, each line behind its order key), what it wrote, what consolidation did, and
+    per part what pass 2 counted of its records (all but their lines)."""
 
     run: str
     rejects: str
+    conflicts: str
+    relabel: str
     stats: list[InputStats]
     written: OutputStats = field(default_factory=OutputStats)
+    consolidated: ConsolidationStats = field(default_factory=ConsolidationStats)
+
+    def add(self, other: MergeResult) -> None:
+        """Fold in the counts of a sub-partition."""
+        for stats, sub_stats in zip(self.stats, other.stats, strict=True):
+            stats.add(sub_stats)
+        self.written.add(other.written)
+        self.consolidated.add(other.consolidated)
+
+    @property
+    def runs(self) -> tuple[str, str, str, str]:
+        return (self.run, self.rejects, self.conflicts, self.relabel)
 
 
 def partition_path(directory: str, prefix: str, partition: int, index: int) -> str:
@@ -120,7 +145,7 @@ def spool_input(
     back there. Other formats (and ``strict`` runs, which must stop at the first bad record
     in input order) are read here and spooled as canonical records.
     """
-    context = ReadContext(S3(task.settings), task.image_root, on_bytes)
+    context = ReadContext(S3(task.settings), task.image_root, on_bytes, task.verifies)
     count = 1 << task.partition_bits
     with ExitStack() as stack:
         rejects = stack.enter_context(open(rejects_path(task.directory, task.index), "wb"))
@@ -192,20 +217,33 @@ def merge_partition(task: MergeTask) -> MergeResult:
         return _split(task, paths)
     images: dict[str, tuple[bytes, ImageMerger]] = {}
     result = MergeResult(*_result_paths(task), _empty_stats(task))
+    verifies = task.consolidation.verifies if task.consolidation.applies_verdicts else None
     with ExitStack() as stack:
         stack.enter_context(paused_gc())
-        out = stack.enter_context(open(result.run, "wb", _FILE_BUFFER))
-        rejects = stack.enter_context(open(result.rejects, "wb", _FILE_BUFFER))
+        out, rejects, conflicts, relabel = (
+            stack.enter_context(open(path, "wb", _FILE_BUFFER)) for path in result.runs
+        )
         for index, path in enumerate(paths):
-            _load_spool(task.parts[index], index, path, images, result.stats[index], rejects)
+            part = task.parts[index]
+            _load_spool(part, index, path, images, result.stats[index], rejects, verifies)
         for order, merger in images.values():
-            image = merger.result()
-            result.written.count(image)
-            out.write(order + task.fmt.render(image))
+            outcome = merger.result(task.consolidation, result.consolidated)
+            for conflict in outcome.conflicts:
+                conflicts.write(order + orjson.dumps(conflict, option=orjson.OPT_APPEND_NEWLINE))
+            if outcome.relabel:
+                relabel.write(order + relabel_line(merger.key))
+            if outcome.image is not None:
+                result.written.count(outcome.image)
+                out.write(order + task.fmt.render(outcome.image))
         # freed while collection is still paused: the first collection after it would
         # otherwise walk every record of the partition only to find them all alive
         images.clear()
     return result
+
+
+def relabel_line(key: str) -> bytes:
+    """A Ground Truth input manifest line for an image to label again."""
+    return orjson.dumps({"source-ref": key}, option=orjson.OPT_APPEND_NEWLINE)
 
 
 def _empty_stats(task: MergeTask) -> list[InputStats]:
@@ -219,6 +257,7 @@ def _load_spool(
     images: dict[str, tuple[bytes, ImageMerger]],
     stats: InputStats,
     rejects: BinaryIO,
+    verifies: Verifies | None,
 ) -> None:
     """Merge every record of one part's spool file into ``images``, in input order."""
     filer = rejection_filer(part.name, rejects, False, index)
@@ -228,7 +267,7 @@ def _load_spool(
             tagged, data = line[:-1].split(b"\t", 1)
             number = int(tagged)
             if part.raw:
-                record = account(parse_line(number, data), stats, filer)
+                record = account(parse_line(number, data, verifies), stats, filer)
                 if record is None:
                     continue
             else:
@@ -269,21 +308,18 @@ def _split(task: MergeTask, paths: list[str]) -> MergeResult:
                 task.bits + _SPLIT_BITS,
                 task.fmt,
                 task.max_bytes,
+                task.consolidation,
                 prefix,
             )
         )
         for sub in range(count)
     ]
     for sub_result in subs:
-        for stats, sub_stats in zip(result.stats, sub_result.stats, strict=True):
-            stats.add(sub_stats)
-        result.written.add(sub_result.written)
-    # One run (and one rejects file) per partition, however often it was split: the final
-    # merge then holds one open file per top-level partition, not one per leaf.
-    for target, pieces in (
-        (result.run, [sub.run for sub in subs]),
-        (result.rejects, [sub.rejects for sub in subs]),
-    ):
+        result.add(sub_result)
+    # One run of each kind per partition, however often it was split: the final merge then
+    # holds one open file per top-level partition, not one per leaf.
+    for kind, target in enumerate(result.runs):
+        pieces = [sub.runs[kind] for sub in subs]
         with open(target, "wb", _FILE_BUFFER) as out:
             out.writelines(ordered_lines(pieces))
         for piece in pieces:
@@ -299,11 +335,10 @@ def _spooled_key(data: bytes, raw: bool) -> bytes:
     return str(orjson.loads(data)["key"]).encode()
 
 
-def _result_paths(task: MergeTask) -> tuple[str, str]:
+def _result_paths(task: MergeTask) -> tuple[str, str, str, str]:
     name = f"{task.prefix}-{task.partition:05d}"
-    return os.path.join(task.directory, f"run-{name}"), os.path.join(
-        task.directory, f"rejected-{name}"
-    )
+    kinds = ("run", "rejected", "conflicts", "relabel")
+    return tuple(os.path.join(task.directory, f"{kind}-{name}") for kind in kinds)  # type: ignore[return-value]
 
 
 def ordered_lines(paths: list[str]) -> Iterator[bytes]:
@@ -325,12 +360,29 @@ def decode(data: dict[str, Any]) -> ImageRecord:
         data["key"],
         tuple(
             Label(
-                d["name"], d["confidence"], d["human_annotated"], d["creation_date"], d["job_name"]
+                d["name"],
+                d["confidence"],
+                d["human_annotated"],
+                d["creation_date"],
+                d["job_name"],
+                d["attribute"],
+                d["multilabel"],
             )
             for d in data["labels"]
         ),
         tuple(_box_set(box_set) for box_set in data["box_sets"]),
         tuple(_box_set(box_set) for box_set in data["superseded"]),
+        tuple(tuple(answer) for answer in data["blank_answers"]),
+        tuple(
+            Verdict(
+                d["verdict"],
+                d["job_name"],
+                d["attribute"],
+                d["creation_date"],
+                tuple(d["target"]) if d["target"] is not None else None,
+            )
+            for d in data["verdicts"]
+        ),
     )
 
 
@@ -345,4 +397,5 @@ def _box_set(data: dict[str, Any]) -> BoxSet:
         data["human_annotated"],
         data["creation_date"],
         data["job_name"],
+        data["attribute"],
     )

@@ -51,6 +51,7 @@ def boxes(
     size: tuple[int, int] = (640, 480),
     adjustment: str | None = None,
     job: str = "labeling-job/boxes",
+    date: str = "2018-11-20T22:18:13.527256",
 ) -> dict[str, Any]:
     names = list(dict.fromkeys(a[0] for a in annotations))
     class_map = {str(i * 5): name for i, name in enumerate(names)}  # ids need not be 0..n
@@ -60,7 +61,7 @@ def boxes(
         "class-map": class_map,
         "type": "groundtruth/object-detection",
         "human-annotated": "yes",
-        "creation-date": "2018-11-20T22:18:13.527256",
+        "creation-date": date,
         "job-name": job,
     }
     if adjustment:
@@ -77,16 +78,22 @@ def boxes(
     }
 
 
-def verification(attr: str, verdict: str) -> dict[str, Any]:
+def verification(
+    attr: str,
+    verdict: str,
+    *,
+    job: str = "verify-bounding-boxes",
+    date: str = "2018-11-20T22:18:13.527256",
+) -> dict[str, Any]:
     return {
         attr: "1" if verdict == "bad" else "0",
         f"{attr}-metadata": {
             "class-name": verdict,
             "confidence": 0.93,
             "type": "groundtruth/label-verification",
-            "job-name": "verify-bounding-boxes",
+            "job-name": job,
             "human-annotated": "yes",
-            "creation-date": "2018-11-20T22:18:13.527256",
+            "creation-date": date,
         },
     }
 

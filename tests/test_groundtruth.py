@@ -10,6 +10,8 @@ from gtmerge.readers.groundtruth import GroundTruthReader, image_key, parse_line
 from gtmerge.sources import Source
 
 KEY = "s3://gt-bucket/images/a.jpg"
+BOX_DATE = "2018-11-20T22:18:13.527256"
+VERIFY_BAD = verification("verify-bb", "bad")
 
 
 def parse(text: str | bytes) -> Parsed | Rejection | Skipped:
@@ -36,7 +38,16 @@ def test_single_label_with_integer_or_string_value() -> None:
         image = image_of(line("a.jpg", classification("species", "dog", value, confidence=0.0)))
         assert image == ImageRecord(
             KEY,
-            labels=(Label("dog", 0.0, True, "2018-10-18T22:18:13.527256", "labeling-job/species"),),
+            labels=(
+                Label(
+                    "dog",
+                    0.0,
+                    True,
+                    "2018-10-18T22:18:13.527256",
+                    "labeling-job/species",
+                    "species",
+                ),
+            ),
         )
 
 
@@ -50,10 +61,11 @@ def test_multilabel_gives_one_label_per_class_in_list_order() -> None:
     ]
 
 
-def test_empty_multilabel_list_means_no_label() -> None:
+def test_empty_multilabel_list_means_no_label_but_is_an_answer() -> None:
     item = parse(line("a.jpg", multilabel("scene", {})))
     assert isinstance(item, Parsed)
-    assert item.image == ImageRecord(KEY)
+    blank = (("scene", "labeling-job/scene", "2020-02-27T21:36:25.000201"),)
+    assert item.image == ImageRecord(KEY, blank_answers=blank)
 
 
 def test_line_with_only_source_ref_is_an_unlabeled_image() -> None:
@@ -71,6 +83,7 @@ def test_bounding_boxes_map_class_ids_through_the_class_map() -> None:
             True,
             "2018-11-20T22:18:13.527256",
             "labeling-job/boxes",
+            "bb",
         ),
     )
 
@@ -98,14 +111,76 @@ def test_unadjusted_review_keeps_one_box_set_and_supersedes_nothing() -> None:
     assert image.superseded == ()
 
 
-def test_verification_verdicts_are_counted_not_labels() -> None:
+def test_verification_verdicts_are_not_labels() -> None:
     item = parse(
         line("a.jpg", boxes("bb", [("bird", 1, 2, 30, 40)]), verification("verify-bb", "bad"))
     )
     assert isinstance(item, Parsed)
-    assert item.verdicts == (Verdict("bad", "verify-bounding-boxes"),)
+    date = "2018-11-20T22:18:13.527256"
+    assert item.image.verdicts == (Verdict("bad", "verify-bounding-boxes", "verify-bb", date),)
     assert item.image.labels == ()
     assert len(item.image.box_sets) == 1
+
+
+def verified(text: str, verifies: dict[str, str] | None = None) -> Parsed | Rejection | Skipped:
+    return parse_line(7, text.encode(), {} if verifies is None else verifies)
+
+
+def test_a_verdict_verifies_the_one_box_attribute_of_its_line() -> None:
+    species = classification("species", "dog")
+    item = verified(line("a.jpg", species, boxes("bb", [("dog", 1, 2, 30, 40)]), VERIFY_BAD))
+    assert isinstance(item, Parsed)
+    assert item.image.verdicts[0].target == ("bb", "labeling-job/boxes", BOX_DATE)
+
+
+def test_a_verdict_verifies_the_one_classification_attribute_when_there_is_no_box() -> None:
+    item = verified(line("a.jpg", classification("species", "dog"), VERIFY_BAD))
+    assert isinstance(item, Parsed)
+    target = ("species", "labeling-job/species", "2018-10-18T22:18:13.527256")
+    assert item.image.verdicts[0].target == target
+
+
+def test_a_verdict_verifies_the_adjustment_made_before_it_not_the_originals() -> None:
+    original = boxes("bb", [("dog", 1, 2, 30, 40)], date="2018-11-01T00:00:00")
+    adjusted = boxes("bb-adj", [("dog", 2, 2, 30, 40)], adjustment="adjusted", job="adjust")
+    item = verified(line("a.jpg", original, adjusted, VERIFY_BAD))
+    assert isinstance(item, Parsed)
+    assert item.image.verdicts[0].target == ("bb-adj", "adjust", BOX_DATE)
+
+
+def test_an_attribute_added_after_the_verdict_is_not_what_it_verified() -> None:
+    original = boxes("bb", [("dog", 1, 2, 30, 40)], date="2018-11-01T00:00:00")
+    later = boxes(
+        "bb-adj", [("dog", 2, 2, 30, 40)], adjustment="adjusted", date="2019-01-01T00:00:00"
+    )
+    item = verified(line("a.jpg", original, later, VERIFY_BAD))
+    assert isinstance(item, Parsed)
+    assert item.image.verdicts[0].target == ("bb", "labeling-job/boxes", "2018-11-01T00:00:00")
+
+
+def test_an_ambiguous_verdict_is_dropped_with_a_reason_and_nothing_guessed() -> None:
+    one = boxes("bb-1", [("dog", 1, 2, 30, 40)])
+    two = boxes("bb-2", [("cat", 1, 2, 30, 40)], job="other")
+    item = verified(line("a.jpg", one, two, VERIFY_BAD))
+    assert isinstance(item, Parsed)
+    assert item.image.verdicts == ()
+    assert [(d.attribute, d.reason) for d in item.dropped] == [
+        (
+            "verify-bb",
+            "verdict: cannot tell which attribute it verified: 2 bounding-box attributes "
+            "could be the one verified (bb-1, bb-2); name it with --verifies verify-bb=ATTRIBUTE",
+        )
+    ]
+    named = verified(line("a.jpg", one, two, VERIFY_BAD), {"verify-bb": "bb-2"})
+    assert isinstance(named, Parsed)
+    assert named.image.verdicts[0].target == ("bb-2", "other", BOX_DATE)
+
+
+def test_verifies_naming_an_attribute_not_in_the_line_drops_the_verdict() -> None:
+    text = line("a.jpg", boxes("bb", [("dog", 1, 2, 30, 40)]), VERIFY_BAD)
+    item = verified(text, {"verify-bb": "boxes"})
+    assert isinstance(item, Parsed)
+    assert item.dropped[0].reason == "verdict: it verifies boxes (--verifies), not in the line"
 
 
 SEGMENTATION = {

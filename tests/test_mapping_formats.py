@@ -52,8 +52,10 @@ def labels_by_image(items: list[Item]) -> dict[str, list[str]]:
     return found
 
 
-def default_label(name: str, mapping: str) -> Label:
-    return Label(name, 1.0, True, MTIME, f"gtmerge/{mapping}")
+def default_label(name: str, mapping: str, multilabel: bool = False) -> Label:
+    """A label as a mapping gives it: its question is the mapping's name; a record with
+    several classes answers a multi-label question."""
+    return Label(name, 1.0, True, MTIME, f"gtmerge/{mapping}", mapping, multilabel)
 
 
 # --- csv (AWS's shape) ---------------------------------------------------------------------
@@ -96,7 +98,7 @@ def test_csv_honours_quotes_skips_blank_lines_and_empty_cells(tmp_path: Path) ->
     )
     first = items[0]
     assert isinstance(first, Parsed)
-    assert first.image.labels[0] == default_label("camellia", "csv")
+    assert first.image.labels[0] == default_label("camellia", "csv", multilabel=True)
 
 
 def test_csv_without_image_root_rejects_relative_names(tmp_path: Path) -> None:
@@ -281,6 +283,7 @@ def test_coco_groups_annotations_per_image_with_sizes_and_classes(tmp_path: Path
             True,
             "2013-11-14T17:02:52",
             "gtmerge/coco",
+            "coco",
         ),
     )
     assert second.box_sets == (
@@ -290,6 +293,7 @@ def test_coco_groups_annotations_per_image_with_sizes_and_classes(tmp_path: Path
             True,
             MTIME,
             "gtmerge/coco",
+            "coco",
         ),
     )
     assert third.box_sets == () and third.labels == ()  # unannotated: an unlabeled image
@@ -325,6 +329,7 @@ def test_coco_rename_and_drop_through_a_copied_mapping(tmp_path: Path) -> None:
                 True,
                 "2020-01-01T00:00:00",
                 "gtmerge/my coco",
+                "my coco",
             ),
         ),
         (),
@@ -441,6 +446,7 @@ CAR = BoxSet(
     True,
     "2024-03-09T21:52:49.513742",
     "gtmerge/labelstudio",
+    "labelstudio",
 )
 
 
@@ -557,8 +563,8 @@ def test_home_made_export_mapped_by_a_yaml_file_only() -> None:
     image = items[0].image  # type: ignore[union-attr]
     assert image.key == "s3://acme-datasets/photos-2024/kitchen 01.jpg"
     assert image.labels == (
-        Label("Echo", 1.0, True, "2024-04-30T10:11:12", "acme-tagger/ana"),
-        Label("indoor", 1.0, True, "2024-04-30T10:11:12", "acme-tagger/ana"),
+        Label("Echo", 1.0, True, "2024-04-30T10:11:12", "acme-tagger/ana", "acme-export", True),
+        Label("indoor", 1.0, True, "2024-04-30T10:11:12", "acme-tagger/ana", "acme-export", True),
     )
     assert image.box_sets == (
         BoxSet(
@@ -567,6 +573,7 @@ def test_home_made_export_mapped_by_a_yaml_file_only() -> None:
             True,
             "2024-04-30T10:11:12",
             "acme-tagger/ana",
+            "acme-export",
         ),
     )
     second = items[1]
@@ -781,7 +788,7 @@ def test_jsonl_mapping_rejects_bad_lines_with_the_failing_expression(tmp_path: P
     _, items = read(data, str(config))
     assert items[0] == Parsed(1, items[0].image)  # type: ignore[union-attr]
     assert items[0].image.labels == (  # type: ignore[union-attr]
-        Label("cat", 0.5, True, "2024-05-01T00:00:00", "legacy"),
+        Label("cat", 0.5, True, "2024-05-01T00:00:00", "legacy", "lines"),
     )
     assert items[1] == Skipped(2)
     assert [(item.line, item.reason) for item in items[2:]] == [  # type: ignore[union-attr]

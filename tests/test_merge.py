@@ -251,7 +251,7 @@ def test_summary_goes_to_stderr(tmp_path: Path, capsys: pytest.CaptureFixture[st
     err = capsys.readouterr().err
     assert "8 records → 3 images written to" in err
     assert "rejected 1: invalid JSON" in err
-    assert "verification verify-bounding-boxes: good 1 (counted, not written)" in err
+    assert "verification verify-bounding-boxes: good 1 (applied)" in err
 
 
 def test_stdin_to_stdout_as_a_real_process(tmp_path: Path) -> None:
@@ -335,7 +335,10 @@ def test_a_missing_directory_fails_before_anything_is_replaced(
 def test_stdout_cannot_take_two_outputs(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     source = write(tmp_path, "in.manifest", manifest(line("a.jpg")))
     assert main(["merge", source, "-o", "-", "--rejects", "-"]) == 2
-    assert "the output, report and rejects need distinct files" in capsys.readouterr().err
+    assert (
+        "the output, report, rejects, conflicts and relabel files need distinct files"
+        in capsys.readouterr().err
+    )
 
 
 def test_folders_named_key_equals_value_are_paths_not_mappings(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from gtmerge.api import DEFAULT_MEMORY_MB, InvalidOutput, MergeError, merge
+from gtmerge.cli.consolidation import add_consolidation_options
 from gtmerge.cli.options import (
     EXIT_FAILED,
     EXIT_INVALID,
@@ -15,6 +16,7 @@ from gtmerge.cli.options import (
     add_s3_options,
     positive_int,
 )
+from gtmerge.consolidate.config import DEFAULT_REJECT_VERDICTS
 from gtmerge.writer import DEFAULT_BOX_ATTRIBUTE, DEFAULT_LABEL_ATTRIBUTE
 
 EXAMPLES = """\
@@ -32,6 +34,10 @@ examples:
   gtmerge merge jobs/*.manifest csv=legacy/labels.csv --image-root s3://labels/images/ \\
       -o out.manifest
   gtmerge merge --mapping coco instances.json --image-root s3://labels/coco/ -o coco.manifest
+  gtmerge merge species-v1/output.manifest species-v2/output.manifest -o dataset.manifest \
+      --question species=species-v1,species-v2 --policy vote --tie latest --conflicts c.jsonl
+  gtmerge merge boxes/output.manifest verify/output.manifest -o dataset.manifest \
+      --reject-verdict Reject --relabel relabel.manifest --rename classes.csv
 
 exit status: 0 merged (rejected records, if any, are in the report and the rejects file);
   1 --fail-on-invalid and the result breaks Rekognition's rules; 2 the run could not complete
@@ -101,6 +107,7 @@ def add_parser(commands: Any) -> None:
         action="store_true",
         help="fail (exit 1, nothing written) if the merged manifest breaks Rekognition's rules",
     )
+    add_consolidation_options(parser)
     add_s3_options(parser)
     scale = parser.add_argument_group("scale")
     scale.add_argument(
@@ -138,6 +145,22 @@ def run(args: argparse.Namespace) -> int:
             rejects=args.rejects,
             strict=args.strict,
             fail_on_invalid=args.fail_on_invalid,
+            policy=args.policy,
+            quorum=args.quorum,
+            tie=args.tie,
+            iou=args.iou,
+            verdicts=args.verdicts,
+            reject_verdicts=args.reject_verdict or DEFAULT_REJECT_VERDICTS,
+            verifies=args.verifies,
+            on_reject=args.on_reject,
+            questions=args.question,
+            rename=args.rename,
+            drop_classes=args.drop_class,
+            keep_classes=args.keep_class,
+            min_confidence=args.min_confidence,
+            human_only=args.human_only,
+            conflicts=args.conflicts,
+            relabel=args.relabel,
             endpoint_url=args.endpoint_url,
             sse=args.sse,
             sse_kms_key_id=args.sse_kms_key_id,

@@ -7,11 +7,11 @@ goes to the merge), a :class:`Rejection` (written to the rejects file with its r
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
-from gtmerge.model import ImageRecord, Verdict
+from gtmerge.model import ImageRecord
 from gtmerge.s3 import S3
 from gtmerge.sources import Source
 
@@ -47,7 +47,6 @@ class Parsed(NamedTuple):
     line: int
     image: ImageRecord
     dropped: tuple[Rejection, ...] = ()
-    verdicts: tuple[Verdict, ...] = ()
 
 
 Item = Parsed | Rejection | Skipped
@@ -60,6 +59,8 @@ class ReadContext:
     s3: S3 = field(default_factory=S3)
     image_root: str | None = None
     on_bytes: Callable[[int], object] | None = None
+    #: with verdicts applied, the ``--verifies`` names (see ``groundtruth.parse_line``)
+    verifies: Mapping[str, str] | None = None
 
 
 class Reader(Protocol):

@@ -12,15 +12,17 @@ and dispatching on ``type`` per pair is beyond a fixed set of JMESPath expressio
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from typing import Any
 
 import orjson
 
 from gtmerge import rekognition
 from gtmerge.keys import InvalidKey, normalise_key
-from gtmerge.model import Box, BoxSet, ImageRecord, ImageSize, Label, Verdict
+from gtmerge.model import AnswerKey, Box, BoxSet, ImageRecord, ImageSize, Label, Verdict
 from gtmerge.readers.base import Item, Parsed, ReadContext, Rejection, Skipped, raw_text
+from gtmerge.rekognition import date_order
 from gtmerge.sources import Source, open_source, read_lines
 
 _BOM = b"\xef\xbb\xbf"
@@ -36,6 +38,10 @@ _NUMBERS = frozenset({int, float})
 _CLASS_IDS = frozenset({int, str})
 
 
+#: verification attribute → the label attribute it verified (``--verifies``)
+Verifies = Mapping[str, str]
+
+
 class UnusableAttribute(ValueError):
     """One label attribute that cannot be used; the message is the reason."""
 
@@ -45,7 +51,7 @@ class GroundTruthReader:
 
     def read(self, source: Source, context: ReadContext) -> Iterator[Item]:
         for line_no, raw in numbered_lines(source, context):
-            yield parse_line(line_no, raw)
+            yield parse_line(line_no, raw, context.verifies)
 
 
 def numbered_lines(source: Source, context: ReadContext) -> Iterator[tuple[int, bytes | None]]:
@@ -87,8 +93,12 @@ def _leading_key(raw: bytes) -> bytes | None:
     return key if 5 < key.find(b"/", 5) < len(key) - 1 else None
 
 
-def parse_line(line_no: int, raw: bytes | None) -> Item:
-    """Read one manifest line into exactly one item."""
+def parse_line(line_no: int, raw: bytes | None, verifies: Verifies | None = None) -> Item:
+    """Read one manifest line into exactly one item.
+
+    With ``verifies`` (verdicts are applied), each verdict gets the answer it verified, or is
+    dropped with the reason it cannot be told; without it, verdicts are only counted.
+    """
     if raw is None:
         return Rejection(line_no, "line too long: over the reader's line limit", "")
     if not raw.strip():
@@ -104,7 +114,7 @@ def parse_line(line_no: int, raw: bytes | None) -> Item:
         key = _source_key(obj)
     except InvalidKey as exc:
         return Rejection(line_no, f"bad source-ref: {exc}", raw_text(raw))
-    return _read_attributes(line_no, raw, key, obj)
+    return _read_attributes(line_no, raw, key, obj, verifies)
 
 
 def _source_key(obj: dict[str, Any]) -> str:
@@ -118,9 +128,12 @@ def _source_key(obj: dict[str, Any]) -> str:
     return normalise_key(ref)
 
 
-def _read_attributes(line_no: int, raw: bytes, key: str, obj: dict[str, Any]) -> Item:
+def _read_attributes(
+    line_no: int, raw: bytes, key: str, obj: dict[str, Any], verifies: Verifies | None
+) -> Item:
     labels: list[Label] = []
     box_sets: list[tuple[BoxSet, bool]] = []
+    blank: list[AnswerKey] = []
     verdicts: list[Verdict] = []
     dropped: list[Rejection] = []
     usable = 0
@@ -152,29 +165,85 @@ def _read_attributes(line_no: int, raw: bytes, key: str, obj: dict[str, Any]) ->
                         human == "yes",
                         date,  # type: ignore[arg-type]
                         job if type(job) is str else None,
+                        attribute,
                     )
                 )
                 usable += 1
                 continue
         try:
-            _read_pair(attribute, obj, metadata, labels, box_sets, verdicts)
+            _read_pair(attribute, obj, metadata, labels, box_sets, blank, verdicts)
         except UnusableAttribute as exc:
             dropped.append(Rejection(line_no, str(exc), "", attribute))
             continue
         usable += 1
+    if verdicts and verifies is not None:
+        targeted = []
+        for verdict in verdicts:
+            try:
+                targeted.append(_with_target(verdict, verifies, labels, box_sets, blank))
+            except UnusableAttribute as exc:
+                dropped.append(Rejection(line_no, str(exc), "", verdict.attribute))
+                usable -= 1
+        verdicts = targeted
     if dropped:
         if not usable:
             reason = "; ".join(f"{d.attribute}: {d.reason}" for d in dropped)
             return Rejection(line_no, _line_reason(dropped, reason), raw_text(raw))
         text = raw_text(raw)
         dropped = [Rejection(d.line, d.reason, text, d.attribute) for d in dropped]
+    kept: tuple[BoxSet, ...] = ()
+    superseded: tuple[BoxSet, ...] = ()
     if box_sets:
         kept, superseded = _apply_adjustments(box_sets)
-        image = ImageRecord(key, tuple(labels), kept, superseded)
+    image = ImageRecord(
+        key, tuple(labels), kept, superseded, tuple(blank), tuple(verdicts) if verdicts else ()
+    )
+    return Parsed(line_no, image, tuple(dropped) if dropped else ())
+
+
+def _with_target(
+    verdict: Verdict,
+    verifies: Verifies,
+    labels: list[Label],
+    box_sets: list[tuple[BoxSet, bool]],
+    blank: list[AnswerKey],
+) -> Verdict:
+    """``verdict`` with the answer it verified, found among the line's other attributes.
+
+    A verification job shows its workers one attribute of its input line, and its output keeps
+    every attribute of that line, but it does not say which one it showed (fact sheet §9.1).
+    ``verifies`` names it per verification attribute. Otherwise the verified attribute is the
+    one bounding-box attribute (or, with none, the one classification attribute) that existed
+    when the verdict was given: an attribute dated after the verdict was added by a later job,
+    and a box set replaced by an adjustment before the verdict was not what the workers saw.
+    Anything else is ambiguous, and nothing is guessed.
+    """
+    boxes = [(b.answer, adjusted) for b, adjusted in box_sets]
+    classes = list(dict.fromkeys([label.answer for label in labels] + blank))
+    named = verifies.get(verdict.attribute)
+    if named is not None:
+        for answer in [b for b, _ in boxes] + classes:
+            if answer[0] == named:
+                return replace(verdict, target=answer)
+        raise UnusableAttribute(f"verdict: it verifies {named} (--verifies), not in the line")
+    when = date_order(verdict.creation_date)
+    before = [(b, adjusted) for b, adjusted in boxes if date_order(b[2]) <= when]
+    adjustments = [b for b, adjusted in before if adjusted]
+    candidates = adjustments[-1:] or [b for b, _ in before]
+    kind = "bounding-box"
+    if not candidates:
+        candidates = [c for c in classes if date_order(c[2]) <= when]
+        kind = "classification"
+    if len(candidates) == 1:
+        return replace(verdict, target=candidates[0])
+    if not candidates:
+        problem = "no label attribute in the line is older than the verdict"
     else:
-        image = ImageRecord(key, tuple(labels))
-    return Parsed(
-        line_no, image, tuple(dropped) if dropped else (), tuple(verdicts) if verdicts else ()
+        names = ", ".join(sorted({c[0] for c in candidates}))
+        problem = f"{len(candidates)} {kind} attributes could be the one verified ({names})"
+    raise UnusableAttribute(
+        f"verdict: cannot tell which attribute it verified: {problem}; "
+        f"name it with --verifies {verdict.attribute}=ATTRIBUTE"
     )
 
 
@@ -191,6 +260,7 @@ def _read_pair(
     metadata: Any,
     labels: list[Label],
     box_sets: list[tuple[BoxSet, bool]],
+    blank: list[AnswerKey],
     verdicts: list[Verdict],
 ) -> None:
     """Read one attribute pair into the list its type belongs to."""
@@ -203,30 +273,45 @@ def _read_pair(
     value = obj[attribute]
     kind = metadata.get("type")
     if kind == rekognition.CLASSIFICATION:
-        labels.append(_classification(value, metadata))
+        labels.append(_classification(value, metadata, attribute))
     elif kind == _MULTILABEL:
-        labels.extend(_multilabel(value, metadata))
+        selected = _multilabel(value, metadata, attribute)
+        if selected:
+            labels.extend(selected)
+        else:
+            _, date, job = _provenance(metadata)
+            blank.append((attribute, job, date))
     elif kind == rekognition.DETECTION:
-        box_sets.append((_box_set(value, metadata), "adjustment-status" in metadata))
+        box_set = _box_set(value, metadata, attribute)
+        box_sets.append((box_set, "adjustment-status" in metadata))
     elif kind == _VERIFICATION:
-        verdicts.append(Verdict(_text(metadata, "class-name"), _job_name(metadata)))
+        given = metadata.get("creation-date")
+        verdicts.append(
+            Verdict(
+                _text(metadata, "class-name"),
+                _job_name(metadata),
+                attribute,
+                given if isinstance(given, str) else "",
+            )
+        )
     elif isinstance(kind, str):
         raise UnusableAttribute(f"unsupported type: {kind} cannot become a Rekognition label")
     else:
         raise UnusableAttribute("metadata has no type")
 
 
-def _classification(value: Any, metadata: dict[str, Any]) -> Label:
+def _classification(value: Any, metadata: dict[str, Any], attribute: str) -> Label:
     if type(value) is not int and type(value) is not str:
         raise UnusableAttribute("classification value is not a class index")
     return Label(
         _text(metadata, "class-name"),
         _confidence(metadata.get("confidence"), "confidence"),
         *_provenance(metadata),
+        attribute,
     )
 
 
-def _multilabel(value: Any, metadata: dict[str, Any]) -> list[Label]:
+def _multilabel(value: Any, metadata: dict[str, Any], attribute: str) -> list[Label]:
     if not isinstance(value, list):
         raise UnusableAttribute("multi-label value is not a list of class ids")
     class_map = _mapping(metadata, "class-map")
@@ -236,11 +321,11 @@ def _multilabel(value: Any, metadata: dict[str, Any]) -> list[Label]:
     for class_id in value:
         name = _class_name(class_map, class_id)
         confidence = _confidence(confidences.get(str(class_id)), f"confidence-map[{class_id}]")
-        labels.append(Label(name, confidence, human, date, job))
+        labels.append(Label(name, confidence, human, date, job, attribute, True))
     return labels
 
 
-def _box_set(value: Any, metadata: dict[str, Any]) -> BoxSet:
+def _box_set(value: Any, metadata: dict[str, Any], attribute: str) -> BoxSet:
     if not isinstance(value, dict):
         raise UnusableAttribute("bounding-box value is not an object")
     annotations = value.get("annotations")
@@ -276,7 +361,8 @@ def _box_set(value: Any, metadata: dict[str, Any]) -> BoxSet:
                 boxes.append(Box(name, left, top, width, height, confidence))  # type: ignore[arg-type]
                 continue
         boxes.append(_checked_box(index, box, conf, class_map))
-    return BoxSet(_image_size(value.get("image_size")), tuple(boxes), *_provenance(metadata))
+    size = _image_size(value.get("image_size"))
+    return BoxSet(size, tuple(boxes), *_provenance(metadata), attribute)
 
 
 def _checked_box(index: int, box: Any, conf: Any, class_map: dict[str, Any]) -> Box:

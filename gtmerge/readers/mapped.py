@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
@@ -303,6 +304,8 @@ class _Converter:
         assert spec is not None
         nodes = [record] if spec.each is None else self.list_of(spec.each, record, "labels.each")
         labels: dict[str, Label] = {}
+        # an export has no label attributes: its labels answer a question named after its mapping
+        question = self.mapping.name
         name_search = spec.name.search
         own_confidence = spec.metadata.confidence
         confidence_search = own_confidence.search if own_confidence is not None else None
@@ -323,7 +326,7 @@ class _Converter:
             ):
                 name = self.kept(raw) if raw.strip() else None
                 if name is not None and name not in labels:
-                    labels[name] = Label(name, confidence, *common)
+                    labels[name] = Label(name, confidence, *common, question)
                 continue
             where = "labels" if spec.each is None else f"labels[{index}]"
             value = self.eval(spec.name, node, f"{where}.name")
@@ -335,7 +338,10 @@ class _Converter:
                     continue
                 human, date, job = self.common(spec.metadata, node, where)
                 confidence = self.confidence(own_confidence, node, f"{where}.confidence")
-                labels[name] = Label(name, confidence, human, date, job)
+                labels[name] = Label(name, confidence, human, date, job, question)
+        if len(labels) > 1:
+            # a record that lists several classes answers a multi-label question
+            return tuple(replace(label, multilabel=True) for label in labels.values())
         return tuple(labels.values())
 
     def box_sets(self, record: Any, spec: Boxes) -> tuple[BoxSet, ...]:
@@ -398,7 +404,7 @@ class _Converter:
         except _EVAL_ERRORS:
             common = None
         human, date, job = common or self.common(spec.metadata, record, "boxes")
-        return (BoxSet(size, tuple(boxes), human, date, job),)
+        return (BoxSet(size, tuple(boxes), human, date, job, self.mapping.name),)
 
     def image_size(self, record: Any, spec: Boxes) -> ImageSize:
         width = self.pixels(spec.width, record, "boxes.image_size.width")

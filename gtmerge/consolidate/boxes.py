@@ -1,0 +1,135 @@
+"""Box sets of several answers to one question: matched by IoU, voted, averaged.
+
+Ground Truth consolidates the boxes of several workers the same way (fact sheet §9.2): boxes
+of the same class that overlap enough (intersection over union at least ``--iou``) are one
+object; an object is kept when a quorum of the answers drew it, at the mean of its boxes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from gtmerge.consolidate.config import Consolidation
+from gtmerge.consolidate.policies import latest
+from gtmerge.model import Box, BoxSet
+
+
+def iou(a: Box, b: Box) -> float:
+    """Intersection over union of two boxes (0 when either has no area)."""
+    width = min(a.left + a.width, b.left + b.width) - max(a.left, b.left)
+    height = min(a.top + a.height, b.top + b.height) - max(a.top, b.top)
+    if width <= 0 or height <= 0:
+        return 0.0
+    inter = width * height
+    union = a.width * a.height + b.width * b.height - inter
+    return inter / union if union > 0 else 0.0
+
+
+@dataclass
+class _Object:
+    """Boxes of different answers taken for the same object: (answer index, box)."""
+
+    members: list[tuple[int, Box]] = field(default_factory=list)
+
+    @property
+    def first(self) -> Box:
+        return self.members[0][1]
+
+    def mean(self) -> Box:
+        boxes = [box for _, box in self.members]
+        if len(boxes) == 1:
+            return boxes[0]
+        return Box(
+            boxes[0].class_name,
+            _mean([b.left for b in boxes]),
+            _mean([b.top for b in boxes]),
+            _mean([b.width for b in boxes]),
+            _mean([b.height for b in boxes]),
+            _mean([b.confidence for b in boxes]),
+        )
+
+
+def match(box_sets: Sequence[BoxSet], threshold: float) -> list[_Object]:
+    """Group the boxes of the answers into objects, greedily in input order: each box joins
+    the object of its class, not yet drawn by its own answer, whose first box it overlaps
+    most (IoU at least ``threshold``), or starts a new one."""
+    objects: list[_Object] = []
+    for index, box_set in enumerate(box_sets):
+        for box in box_set.boxes:
+            best, best_iou = None, threshold
+            for candidate in objects:
+                first = candidate.first
+                if first.class_name != box.class_name:
+                    continue
+                if any(member == index for member, _ in candidate.members):
+                    continue
+                overlap = iou(first, box)
+                if overlap >= best_iou and (best is None or overlap > best_iou):
+                    best, best_iou = candidate, overlap
+            if best is None:
+                objects.append(_Object([(index, box)]))
+            else:
+                best.members.append((index, box))
+    return objects
+
+
+def agree(box_sets: Sequence[BoxSet], threshold: float) -> bool:
+    """Whether every answer drew the same objects: each object matched in every answer."""
+    return all(len(o.members) == len(box_sets) for o in match(box_sets, threshold))
+
+
+@dataclass(frozen=True)
+class BoxVote:
+    """The consolidated box set (None when no object reached the quorum), its reason, and the
+    number of boxes left out."""
+
+    box_set: BoxSet | None
+    reason: str
+    dropped: int
+
+
+def vote(box_sets: Sequence[BoxSet], config: Consolidation) -> BoxVote:
+    """Keep each object that a quorum of the answers drew, at the mean of its boxes.
+
+    Under the default quorum (more than half), an object drawn by exactly half the answers is
+    a tie: ``--tie first|latest`` keep it when the first (latest) answer drew it. The set keeps
+    the image size and provenance of the first answer.
+    """
+    count = len(box_sets)
+    required = config.required_votes(count)
+    deciding = 0 if config.tie == "first" else latest([b.answer for b in box_sets])
+    kept: list[Box] = []
+    dropped = 0
+    for candidate in match(box_sets, config.iou):
+        votes = len(candidate.members)
+        tie = config.quorum is None and 2 * votes == count
+        drawn_by_deciding = any(index == deciding for index, _ in candidate.members)
+        if votes >= required or (tie and config.tie != "drop" and drawn_by_deciding):
+            kept.append(candidate.mean())
+        else:
+            dropped += votes
+    reason = f"IoU {config.iou}: {len(kept)} objects drawn by {required} of {count} answers"
+    if not kept:
+        return BoxVote(None, reason, dropped)
+    first = box_sets[0]
+    return BoxVote(
+        BoxSet(
+            first.image_size,
+            tuple(kept),
+            first.human_annotated,
+            first.creation_date,
+            first.job_name,
+            first.attribute,
+        ),
+        reason,
+        dropped,
+    )
+
+
+def _mean(values: list[float]) -> float:
+    """The mean, as an integer when it is one and every value was (pixel boxes stay ints)."""
+    mean = sum(values) / len(values)
+    if all(type(v) is int for v in values) and mean.is_integer():
+        return int(mean)
+    return mean

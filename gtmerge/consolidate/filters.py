@@ -1,0 +1,63 @@
+"""``--rename``, ``--drop-class``, ``--keep-class``, ``--min-confidence``, ``--human-only``:
+applied to every label and box of every input before answers are compared, each drop counted
+by its reason."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+
+from gtmerge.consolidate.config import ClassFilter
+from gtmerge.consolidate.stats import ConsolidationStats
+from gtmerge.model import BoxSet, Label
+
+
+def drop_reason(name: str, confidence: float, human: bool, classes: ClassFilter) -> str | None:
+    """Why a label or box (its class already renamed) is dropped; None when it is kept."""
+    if classes.human_only and not human:
+        return "filter: not human-annotated"
+    if name in classes.drop:
+        return "filter: --drop-class"
+    if classes.keep and name not in classes.keep:
+        return "filter: not a --keep-class"
+    if classes.min_confidence is not None and confidence < classes.min_confidence:
+        return "filter: below --min-confidence"
+    return None
+
+
+def filter_labels(
+    labels: Iterable[Label], classes: ClassFilter, stats: ConsolidationStats
+) -> list[Label]:
+    kept = []
+    for label in labels:
+        stats.classes.add(label.name)
+        name = classes.rename.get(label.name, label.name)
+        reason = drop_reason(name, label.confidence, label.human_annotated, classes)
+        if reason is not None:
+            stats.labels_dropped[reason] += 1
+        else:
+            kept.append(label if name == label.name else replace(label, name=name))
+    return kept
+
+
+def filter_box_sets(
+    box_sets: Iterable[BoxSet], classes: ClassFilter, stats: ConsolidationStats
+) -> list[BoxSet]:
+    """The box sets with their boxes renamed and filtered; a set whose every box was
+    dropped goes too (a set that had no box to begin with stays: it says "nothing here")."""
+    kept = []
+    for box_set in box_sets:
+        boxes = []
+        for box in box_set.boxes:
+            stats.classes.add(box.class_name)
+            name = classes.rename.get(box.class_name, box.class_name)
+            reason = drop_reason(name, box.confidence, box_set.human_annotated, classes)
+            if reason is not None:
+                stats.boxes_dropped[reason] += 1
+            else:
+                boxes.append(box if name == box.class_name else replace(box, class_name=name))
+        if boxes or not box_set.boxes:
+            kept.append(
+                box_set if boxes == list(box_set.boxes) else replace(box_set, boxes=tuple(boxes))
+            )
+    return kept

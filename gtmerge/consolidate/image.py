@@ -1,0 +1,304 @@
+"""One image's answers → the labels and box sets written for it, as a labeling team would.
+
+In order: classes are renamed and filtered; box sets an adjustment replaced are dropped;
+rejecting verdicts take out the answer they verified (or the whole image); then the answers
+to each question are compared, and the policy decides what is kept. Every step counts what
+it drops, and every question whose answers differ becomes a line of the conflicts file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, NamedTuple, TypeVar
+
+from gtmerge.consolidate import boxes, policies
+from gtmerge.consolidate.config import Consolidation
+from gtmerge.consolidate.filters import filter_box_sets, filter_labels
+from gtmerge.consolidate.stats import ConsolidationStats, QuestionStats
+from gtmerge.model import AnswerKey, BoxSet, ImageRecord, Label, Verdict
+from gtmerge.rekognition import date_order
+
+T = TypeVar("T")
+
+
+class Outcome(NamedTuple):
+    """What is written for one image (None: left out), its conflicts, and whether it goes
+    back for labeling."""
+
+    key: str
+    image: ImageRecord | None
+    conflicts: list[dict[str, Any]]
+    relabel: bool
+
+
+class Answers(NamedTuple):
+    """Everything the inputs said about one image, each answer once, in input order."""
+
+    key: str
+    labels: list[Label]
+    box_sets: list[BoxSet]
+    superseded: set[object]
+    blank: list[AnswerKey]
+    verdicts: list[Verdict]
+    #: answer → its position among the image's answers (input order)
+    order: Mapping[AnswerKey, int]
+
+
+def consolidate(answers: Answers, config: Consolidation, stats: ConsolidationStats) -> Outcome:
+    labels, box_sets, blank = answers.labels, answers.box_sets, answers.blank
+    if config.classes.active:
+        labels = filter_labels(labels, config.classes, stats)
+        box_sets = filter_box_sets(box_sets, config.classes, stats)
+    box_sets = [b for b in box_sets if b.geometry not in answers.superseded]
+    relabel = False
+    if answers.verdicts:
+        stats.verification_attributes.update(v.attribute for v in answers.verdicts)
+        rejected = _rejected(answers.verdicts, config) if config.applies_verdicts else {}
+        if rejected:
+            relabel = True
+            stats.rejected_images += 1
+            if config.on_reject == "image":
+                stats.images_dropped += 1
+                stats.labels_dropped["verdict: image rejected"] += len(labels)
+                stats.boxes_dropped["verdict: image rejected"] += _box_count(box_sets)
+                return Outcome(answers.key, None, [], True)
+            labels, box_sets, blank = _without_rejected(labels, box_sets, blank, rejected, stats)
+    conflicts: list[dict[str, Any]] = []
+    image = ImageRecord(
+        answers.key,
+        _labels(answers.key, labels, blank, answers.order, config, stats, conflicts),
+        _box_sets(answers.key, box_sets, answers.order, config, stats, conflicts),
+    )
+    return Outcome(answers.key, image, conflicts, relabel)
+
+
+def _rejected(verdicts: Sequence[Verdict], config: Consolidation) -> dict[AnswerKey, str]:
+    """Rejected answer → when it was rejected. The latest verdict on an answer decides (a
+    second review overrules the first)."""
+    last: dict[AnswerKey, Verdict] = {}
+    for verdict in verdicts:
+        if verdict.target is None:
+            continue
+        earlier = last.get(verdict.target)
+        if earlier is None or date_order(verdict.creation_date) >= date_order(
+            earlier.creation_date
+        ):
+            last[verdict.target] = verdict
+    return {
+        target: date_order(verdict.creation_date)
+        for target, verdict in last.items()
+        if verdict.verdict.casefold() in config.reject_verdicts
+    }
+
+
+def _without_rejected(
+    labels: list[Label],
+    box_sets: list[BoxSet],
+    blank: list[AnswerKey],
+    rejected: Mapping[AnswerKey, str],
+    stats: ConsolidationStats,
+) -> tuple[list[Label], list[BoxSet], list[AnswerKey]]:
+    """Drop the rejected answers. Boxes are judged by what they are: the same boxes from
+    another input go too, unless an adjustment drew them after the verdict (a later
+    adjustment wins over a bad verdict on the originals)."""
+    kept_labels = [label for label in labels if label.answer not in rejected]
+    stats.labels_dropped["verdict: rejected"] += len(labels) - len(kept_labels)
+    bad = {b.geometry: rejected[b.answer] for b in box_sets if b.answer in rejected}
+    kept_boxes = []
+    for box_set in box_sets:
+        when = bad.get(box_set.geometry)
+        if when is not None and date_order(box_set.creation_date) <= when:
+            stats.boxes_dropped["verdict: rejected"] += len(box_set.boxes)
+        else:
+            kept_boxes.append(box_set)
+    return kept_labels, kept_boxes, [answer for answer in blank if answer not in rejected]
+
+
+def _labels(
+    key: str,
+    labels: list[Label],
+    blank: list[AnswerKey],
+    order: Mapping[AnswerKey, int],
+    config: Consolidation,
+    stats: ConsolidationStats,
+    conflicts: list[dict[str, Any]],
+) -> tuple[Label, ...]:
+    """The labels to write: for each question, the classes the policy keeps, with the
+    metadata of their first human-annotated occurrence (or first occurrence)."""
+    questions: dict[str, dict[AnswerKey, list[Label]]] = {}
+    for label in labels:
+        question = questions.setdefault(config.question(label.attribute), {})
+        question.setdefault(label.answer, []).append(label)
+    for answer in blank:
+        questions.setdefault(config.question(answer[0]), {}).setdefault(answer, [])
+    allowed: set[tuple[AnswerKey, str]] = set()
+    for name, given in questions.items():
+        keys = sorted(given, key=order.__getitem__)
+        stats.attributes.update(answer[0] for answer in keys)
+        answers = [
+            policies.Answer(
+                answer,
+                tuple(dict.fromkeys(label.name for label in given[answer])),
+                any(label.multilabel for label in given[answer]),
+            )
+            for answer in keys
+        ]
+        if len(answers) == 1:
+            decision = policies.Decision(answers[0].classes, "one answer", (0,))
+            stats.question(name).one_answer += 1
+            stats.question(name).images += 1
+        else:
+            decision = policies.decide(answers, config)
+            agreed = policies.agree(answers)
+            _count(stats.question(name), keys, answers, agreed, policies.agree)
+            if not agreed:
+                conflicts.append(_label_conflict(key, name, answers, decision, config))
+            for dropped, reason in decision.dropped.items():
+                stats.labels_dropped[reason] += sum(dropped in a.classes for a in answers)
+        kept = set(decision.kept)
+        for index in decision.sources:
+            source = answers[index]
+            allowed.update((source.key, name) for name in source.classes if name in kept)
+    chosen: dict[str, Label] = {}
+    for label in labels:
+        if (label.answer, label.name) in allowed:
+            earlier = chosen.get(label.name)
+            if earlier is None or (label.human_annotated and not earlier.human_annotated):
+                chosen[label.name] = label
+    return tuple(chosen.values())
+
+
+def _box_sets(
+    key: str,
+    box_sets: list[BoxSet],
+    order: Mapping[AnswerKey, int],
+    config: Consolidation,
+    stats: ConsolidationStats,
+    conflicts: list[dict[str, Any]],
+) -> tuple[BoxSet, ...]:
+    """The box sets to write, in the order first seen; identical boxes are one set."""
+    questions: dict[str, dict[AnswerKey, list[int]]] = {}
+    for position, box_set in enumerate(box_sets):
+        question = questions.setdefault(config.question(box_set.attribute), {})
+        question.setdefault(box_set.answer, []).append(position)
+    kept: list[tuple[int, BoxSet]] = []
+    for name, given in questions.items():
+        keys = sorted(given, key=order.__getitem__)
+        stats.attributes.update(answer[0] for answer in keys)
+        if len(keys) == 1:
+            kept.extend((p, box_sets[p]) for p in given[keys[0]])
+            stats.question(name).one_answer += 1
+            stats.question(name).images += 1
+            continue
+        # one box set per answer (a job draws one set on an image)
+        sets = [box_sets[given[answer][0]] for answer in keys]
+
+        def same(pair: Sequence[BoxSet]) -> bool:
+            return boxes.agree(pair, config.iou)
+
+        agreed = same(sets)
+        _count(stats.question(name), keys, sets, agreed, same)
+        if config.policy == "union":
+            kept.extend((p, box_sets[p]) for positions in given.values() for p in positions)
+            reason = "union: every box set kept"
+            written = [box_sets[p] for positions in given.values() for p in positions]
+        elif config.policy == "vote":
+            voted = boxes.vote(sets, config)
+            stats.boxes_dropped["vote: below quorum"] += voted.dropped
+            written = [voted.box_set] if voted.box_set is not None else []
+            kept.extend((min(p for ps in given.values() for p in ps), b) for b in written)
+            reason = voted.reason
+        else:
+            chosen = 0 if config.policy == "first" else policies.latest(keys)
+            written = [box_sets[p] for p in given[keys[chosen]]]
+            kept.extend((p, box_sets[p]) for p in given[keys[chosen]])
+            others = sum(len(s.boxes) for i, s in enumerate(sets) if i != chosen)
+            stats.boxes_dropped[f"{config.policy}: not the {config.policy} answer"] += others
+            reason = f"{config.policy} answer kept"
+        if not agreed:
+            conflicts.append(_box_conflict(key, name, sets, written, reason, config))
+    unique: dict[object, BoxSet] = {}
+    for _, box_set in sorted(kept, key=lambda item: item[0]):
+        unique.setdefault(box_set.geometry, box_set)
+    return tuple(unique.values())
+
+
+def _count(
+    stats: QuestionStats,
+    keys: Sequence[AnswerKey],
+    values: Sequence[T],
+    agreed: bool,
+    same: Callable[[Sequence[T]], bool],
+) -> None:
+    """Count one image with several answers, and the agreement of each pair of jobs."""
+    stats.images += 1
+    if agreed:
+        stats.agreed += 1
+    else:
+        stats.conflicts += 1
+    for i in range(len(keys)):
+        for j in range(i + 1, len(keys)):
+            first, second = sorted((_job(keys[i]), _job(keys[j])))
+            stats.pairs[first, second] += 1
+            if agreed or same([values[i], values[j]]):
+                stats.pairs_agreed[first, second] += 1
+
+
+def _job(answer: AnswerKey) -> str:
+    return answer[1] or answer[0]
+
+
+def _provenance(answer: AnswerKey) -> dict[str, Any]:
+    return {"attribute": answer[0], "job-name": answer[1], "creation-date": answer[2]}
+
+
+def _label_conflict(
+    key: str,
+    question: str,
+    answers: Sequence[policies.Answer],
+    decision: policies.Decision,
+    config: Consolidation,
+) -> dict[str, Any]:
+    return {
+        "source-ref": key,
+        "question": question,
+        "type": "classification",
+        "answers": [{**_provenance(a.key), "classes": list(a.classes)} for a in answers],
+        "decision": {
+            "policy": config.policy,
+            "kept": list(decision.kept),
+            "reason": decision.reason,
+        },
+    }
+
+
+def _box_conflict(
+    key: str,
+    question: str,
+    sets: Sequence[BoxSet],
+    written: Iterable[BoxSet],
+    reason: str,
+    config: Consolidation,
+) -> dict[str, Any]:
+    return {
+        "source-ref": key,
+        "question": question,
+        "type": "bounding-box",
+        "answers": [{**_provenance(s.answer), "boxes": _boxes(s)} for s in sets],
+        "decision": {
+            "policy": config.policy,
+            "kept": [box for s in written for box in _boxes(s)],
+            "reason": reason,
+        },
+    }
+
+
+def _boxes(box_set: BoxSet) -> list[dict[str, Any]]:
+    return [
+        {"class": b.class_name, "left": b.left, "top": b.top, "width": b.width, "height": b.height}
+        for b in box_set.boxes
+    ]
+
+
+def _box_count(box_sets: Iterable[BoxSet]) -> int:
+    return sum(len(box_set.boxes) for box_set in box_sets)
