@@ -353,7 +353,8 @@ class _Spooled:
         self._write_rejections(rejected, part_stats, rejects)
         for paths, out in ((conflicts, extra.conflicts), (relabel, extra.relabel)):
             if out is not None:
-                out.writelines(merged_lines(paths))
+                for text in merged_lines(paths):
+                    out.write(text)
             for path in paths:
                 os.unlink(path)
         report.inputs.extend(self._fold(part_stats))  # after: folding adds up the parts' stats

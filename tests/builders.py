@@ -30,14 +30,20 @@ def classification(
     return {attr: value, f"{attr}-metadata": metadata}
 
 
-def multilabel(attr: str, classes: dict[int, tuple[str, float]]) -> dict[str, Any]:
+def multilabel(
+    attr: str,
+    classes: dict[int, tuple[str, float]],
+    *,
+    job: str | None = None,
+    date: str = "2020-02-27T21:36:25.000201",
+) -> dict[str, Any]:
     return {
         attr: list(classes),
         f"{attr}-metadata": {
-            "job-name": f"labeling-job/{attr}",
+            "job-name": job or f"labeling-job/{attr}",
             "class-map": {str(i): name for i, (name, _) in classes.items()},
             "human-annotated": "yes",
-            "creation-date": "2020-02-27T21:36:25.000201",
+            "creation-date": date,
             "confidence-map": {str(i): conf for i, (name, conf) in classes.items()},
             "type": "groundtruth/image-classification-multilabel",
         },

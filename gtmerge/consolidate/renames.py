@@ -108,17 +108,26 @@ def resolve_renames(rules: Iterable[Rename]) -> dict[str, str]:
             )
         direct.setdefault(rule.source, rule)
     final: dict[str, str] = {}
+    position = {source: index for index, source in enumerate(direct)}
     for source in direct:
         seen = [source]
         name = direct[source].target
         while name in direct:
             if name in seen:
-                cycle = " → ".join([*seen[seen.index(name) :], name])
-                raise OptionError(f"{direct[name].where}: renames form a cycle: {cycle}")
+                raise OptionError(_cycle(seen[seen.index(name) :], direct, position))
             seen.append(name)
             name = direct[name].target
         final[source] = name
     return final
+
+
+def _cycle(members: list[str], direct: dict[str, Rename], position: dict[str, int]) -> str:
+    """The error for a cycle, at the rule written last that closes it, read from there."""
+    closing = direct[max(members, key=position.__getitem__)]
+    names = [closing.target]
+    while names[-1] != closing.source:
+        names.append(direct[names[-1]].target)
+    return f"{closing.where}: renames form a cycle: {' → '.join([*names, closing.target])}"
 
 
 def load_renames(specs: Iterable[str]) -> dict[str, str]:
