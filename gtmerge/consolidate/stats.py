@@ -141,7 +141,8 @@ def consolidation_summary(data: dict[str, Any]) -> list[str]:
             lines.append(f"dropped {count} {one if count == 1 else kind}: {reason}")
     if data["rejected_images"]:
         left_out = f", {data['images_dropped']} left out" if data["images_dropped"] else ""
-        lines.append(f"verdicts rejected {data['rejected_images']} images{left_out}")
+        rejected = data["rejected_images"]
+        lines.append(f"verdicts rejected {rejected} image{'' if rejected == 1 else 's'}{left_out}")
     lines.extend(f"warning: {warning}" for warning in data["warnings"])
     return lines
 
