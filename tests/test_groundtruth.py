@@ -359,3 +359,10 @@ def test_a_broken_line_that_starts_like_ground_truth_still_gets_its_key() -> Non
     raw = b'{"source-ref":"s3://b/a.jpg","x":'
     assert isinstance(parse_line(1, raw), Rejection)
     assert image_key(raw) == b"s3://b/a.jpg"
+
+
+def test_a_lone_box_attribute_is_what_a_verdict_verified_whatever_the_dates() -> None:
+    later = boxes("bb", [("dog", 1, 2, 30, 40)], date="2030-01-01T00:00:00")
+    item = verified(line("a.jpg", later, VERIFY_BAD))
+    assert isinstance(item, Parsed)
+    assert item.image.verdicts[0].target == ("bb", "labeling-job/boxes", "2030-01-01T00:00:00")

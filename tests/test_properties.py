@@ -17,12 +17,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from builders import boxes, classification, line, multilabel
+from builders import boxes, classification, line, multilabel, verification
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from procs import record_figures
 
-from gtmerge import merge
+from gtmerge import merge, planning
 from gtmerge.readers import Parsed
 from gtmerge.readers.groundtruth import parse_line
 from gtmerge.validate import ManifestValidator
@@ -163,3 +163,93 @@ def test_the_merge_of_valid_inputs_validates_and_reads_back_the_same() -> None:
         assert [e for e in validator.finish().errors if e.line is not None] == []
 
     check("validate-and-read-back", valid_lines, prop)
+
+
+JOBS = [("j1", DATES[0]), ("j2", DATES[1]), ("j3", "2021-05-05T05:05:05.5")]
+answer = st.one_of(
+    st.builds(
+        lambda cls, job: classification("species", cls, job=job[0], date=job[1]),
+        st.sampled_from(CLASSES),
+        st.sampled_from(JOBS),
+    ),
+    st.builds(
+        lambda picked, job: multilabel(
+            "scene", {i: (CLASSES[i], 0.5) for i in picked}, job=job[0], date=job[1]
+        ),
+        st.sets(st.integers(0, len(CLASSES) - 1)),
+        st.sampled_from(JOBS),
+    ),
+    st.builds(
+        lambda cls, left, job: boxes("bb", [(cls, left, 2, 30, 40)], job=job[0], date=job[1]),
+        st.sampled_from(CLASSES),
+        st.integers(0, 40),
+        st.sampled_from(JOBS),
+    ),
+)
+verdict = st.builds(
+    lambda name: verification("check", name, date="2030-01-01T00:00:00"),
+    st.sampled_from(["good", "bad", "Bad"]),
+)
+consolidated_line = st.builds(
+    lambda image, answers, verdicts: line(image, *answers, *verdicts),
+    st.sampled_from(IMAGES[:3]),
+    st.lists(answer, min_size=1, max_size=3),
+    st.lists(verdict, max_size=1),
+)
+options = st.fixed_dictionaries(
+    {
+        "policy": st.sampled_from(["union", "vote", "latest", "first"]),
+        "tie": st.sampled_from(["drop", "first", "latest"]),
+        "quorum": st.sampled_from([None, 0.3, 1.0]),
+        "iou": st.sampled_from([0.1, 0.5]),
+        "on_reject": st.sampled_from(["labels", "image"]),
+        "rename": st.sampled_from([[], ["dog=cat"]]),
+    }
+)
+
+
+def test_consolidation_is_the_same_spooled_valid_and_accounted_for() -> None:
+    """Whatever the policy: the spooled path gives the in-memory bytes (manifest, conflicts,
+    relabel), the output validates line by line, and every line is accounted for."""
+
+    def outputs(lines: list[str], spooled: bool, **chosen: Any) -> tuple[list[bytes], Any]:
+        with tempfile.TemporaryDirectory() as directory:
+            path = Path(directory, "in.manifest")
+            path.write_text("".join(text + "\n" for text in lines))
+            names = ("out.manifest", "conflicts.jsonl", "relabel.manifest", "report.json")
+            out, conflicts, relabel, report = (str(Path(directory, n)) for n in names)
+            planning.MEMORY_PER_INPUT_BYTE = 1 << 30 if spooled else 6
+            try:
+                merge(
+                    [str(path)],
+                    out,
+                    report=report,
+                    conflicts=conflicts,
+                    relabel=relabel,
+                    workers=1,
+                    memory_mb=16,
+                    **chosen,
+                )
+            finally:
+                planning.MEMORY_PER_INPUT_BYTE = 6
+            files = [Path(p).read_bytes() for p in (out, conflicts, relabel)]
+            return files, json.loads(Path(report).read_text())
+
+    def prop(case: tuple[list[str], dict[str, Any]]) -> None:
+        lines, chosen = case
+        in_memory, report = outputs(lines, False, **chosen)
+        spooled, spooled_report = outputs(lines, True, **chosen)
+        assert spooled == in_memory
+        assert spooled_report["consolidation"] == report["consolidation"]
+        entry = report["inputs"][0]
+        assert entry["lines"] == entry["used"] + entry["duplicates"] + entry["rejected"]
+        validator = ManifestValidator()
+        for raw in in_memory[0].splitlines(keepends=True):
+            validator.feed(raw)
+        assert [e for e in validator.finish().errors if e.line is not None] == []
+
+    check(
+        "consolidation",
+        st.tuples(st.lists(consolidated_line, min_size=1, max_size=12), options),
+        prop,
+    )

@@ -213,10 +213,10 @@ def _with_target(
     A verification job shows its workers one attribute of its input line, and its output keeps
     every attribute of that line, but it does not say which one it showed (fact sheet §9.1).
     ``verifies`` names it per verification attribute. Otherwise the verified attribute is the
-    one bounding-box attribute (or, with none, the one classification attribute) that existed
-    when the verdict was given: an attribute dated after the verdict was added by a later job,
-    and a box set replaced by an adjustment before the verdict was not what the workers saw.
-    Anything else is ambiguous, and nothing is guessed.
+    line's one bounding-box attribute (or, with none, its one classification attribute). With
+    several, the one that existed when the verdict was given: an attribute dated after the
+    verdict was added by a later job, and a box set replaced by an adjustment before the
+    verdict was not what the workers saw. Anything else is ambiguous, and nothing is guessed.
     """
     boxes = [(b.answer, adjusted) for b, adjusted in box_sets]
     classes = list(dict.fromkeys([label.answer for label in labels] + blank))
@@ -227,17 +227,13 @@ def _with_target(
                 return replace(verdict, target=answer)
         raise UnusableAttribute(f"verdict: it verifies {named} (--verifies), not in the line")
     when = date_order(verdict.creation_date)
-    before = [(b, adjusted) for b, adjusted in boxes if date_order(b[2]) <= when]
-    adjustments = [b for b, adjusted in before if adjusted]
-    candidates = adjustments[-1:] or [b for b, _ in before]
-    kind = "bounding-box"
-    if not candidates:
-        candidates = [c for c in classes if date_order(c[2]) <= when]
-        kind = "classification"
+    kind, candidates = "bounding-box", _shown(boxes, when)
+    if not boxes:
+        kind, candidates = "classification", _shown([(c, False) for c in classes], when)
     if len(candidates) == 1:
         return replace(verdict, target=candidates[0])
     if not candidates:
-        problem = "no label attribute in the line is older than the verdict"
+        problem = "the line has no bounding-box or classification attribute"
     else:
         names = ", ".join(sorted({c[0] for c in candidates}))
         problem = f"{len(candidates)} {kind} attributes could be the one verified ({names})"
@@ -245,6 +241,19 @@ def _with_target(
         f"verdict: cannot tell which attribute it verified: {problem}; "
         f"name it with --verifies {verdict.attribute}=ATTRIBUTE"
     )
+
+
+def _shown(answers: list[tuple[AnswerKey, bool]], when: str) -> list[AnswerKey]:
+    """Of the line's attributes of one kind (with whether each is an adjustment), those the
+    verification's workers can have been shown: with several, only those dated no later than
+    the verdict (unless that is none: then the dates say nothing), and of those the last
+    adjustment, which replaced the others."""
+    if len(answers) > 1:
+        answers = [a for a in answers if date_order(a[0][2]) <= when] or answers
+        adjustments = [answer for answer, adjusted in answers if adjusted]
+        if adjustments:
+            return adjustments[-1:]
+    return [answer for answer, _ in answers]
 
 
 def _line_reason(dropped: list[Rejection], detail: str) -> str:
