@@ -74,9 +74,21 @@ def match(box_sets: Sequence[BoxSet], threshold: float) -> list[_Object]:
     return objects
 
 
+def same(box_sets: Sequence[BoxSet]) -> bool:
+    """Whether every answer drew exactly the same boxes (classes and coordinates, in any
+    order): anything else is a difference the conflicts file shows."""
+    first = sorted(_drawn(box_sets[0]))
+    return all(sorted(_drawn(box_set)) == first for box_set in box_sets[1:])
+
+
 def agree(box_sets: Sequence[BoxSet], threshold: float) -> bool:
-    """Whether every answer drew the same objects: each object matched in every answer."""
+    """Whether the answers drew the same objects, each matched in every answer by IoU (how
+    two annotators agree: nobody draws the same box twice to the pixel)."""
     return all(len(o.members) == len(box_sets) for o in match(box_sets, threshold))
+
+
+def _drawn(box_set: BoxSet) -> list[tuple[str, float, float, float, float]]:
+    return [(b.class_name, b.left, b.top, b.width, b.height) for b in box_set.boxes]
 
 
 @dataclass(frozen=True)

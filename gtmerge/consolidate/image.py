@@ -125,16 +125,22 @@ def _labels(
 ) -> tuple[Label, ...]:
     """The labels to write: for each question, the classes the policy keeps, with the
     metadata of their first human-annotated occurrence (or first occurrence)."""
+    answer_of = [label.answer for label in labels]
     questions: dict[str, dict[AnswerKey, list[Label]]] = {}
-    for label in labels:
-        question = questions.setdefault(config.question(label.attribute), {})
-        question.setdefault(label.answer, []).append(label)
+    rename = config.questions.get
+    for label, answer in zip(labels, answer_of, strict=True):
+        question = questions.setdefault(rename(answer[0], answer[0]), {})
+        question.setdefault(answer, []).append(label)
     for answer in blank:
-        questions.setdefault(config.question(answer[0]), {}).setdefault(answer, [])
-    allowed: set[tuple[AnswerKey, str]] = set()
+        questions.setdefault(rename(answer[0], answer[0]), {}).setdefault(answer, [])
+    whole: set[AnswerKey] = set()  # answers whose every class is kept
+    allowed: set[tuple[AnswerKey, str]] = set()  # (answer, class) kept of the others
     for name, given in questions.items():
+        stats.saw_answers(name, given)
+        if len(given) == 1:
+            whole.update(given)
+            continue
         keys = sorted(given, key=order.__getitem__)
-        stats.attributes.update(answer[0] for answer in keys)
         answers = [
             policies.Answer(
                 answer,
@@ -143,25 +149,20 @@ def _labels(
             )
             for answer in keys
         ]
-        if len(answers) == 1:
-            decision = policies.Decision(answers[0].classes, "one answer", (0,))
-            stats.question(name).one_answer += 1
-            stats.question(name).images += 1
-        else:
-            decision = policies.decide(answers, config)
-            agreed = policies.agree(answers)
-            _count(stats.question(name), keys, answers, agreed, policies.agree)
-            if not agreed:
-                conflicts.append(_label_conflict(key, name, answers, decision, config))
-            for dropped, reason in decision.dropped.items():
-                stats.labels_dropped[reason] += sum(dropped in a.classes for a in answers)
+        decision = policies.decide(answers, config)
+        agreed = policies.agree(answers)
+        _count(stats.question(name), keys, answers, agreed, policies.agree)
+        if not agreed:
+            conflicts.append(_label_conflict(key, name, answers, decision, config))
+        for dropped, reason in decision.dropped.items():
+            stats.labels_dropped[reason] += sum(dropped in a.classes for a in answers)
         kept = set(decision.kept)
         for index in decision.sources:
             source = answers[index]
             allowed.update((source.key, name) for name in source.classes if name in kept)
     chosen: dict[str, Label] = {}
-    for label in labels:
-        if (label.answer, label.name) in allowed:
+    for label, answer in zip(labels, answer_of, strict=True):
+        if answer in whole or (answer, label.name) in allowed:
             earlier = chosen.get(label.name)
             if earlier is None or (label.human_annotated and not earlier.human_annotated):
                 chosen[label.name] = label
@@ -178,26 +179,26 @@ def _box_sets(
 ) -> tuple[BoxSet, ...]:
     """The box sets to write, in the order first seen; identical boxes are one set."""
     questions: dict[str, dict[AnswerKey, list[int]]] = {}
+    rename = config.questions.get
     for position, box_set in enumerate(box_sets):
-        question = questions.setdefault(config.question(box_set.attribute), {})
-        question.setdefault(box_set.answer, []).append(position)
+        answer = box_set.answer
+        question = questions.setdefault(rename(answer[0], answer[0]), {})
+        question.setdefault(answer, []).append(position)
     kept: list[tuple[int, BoxSet]] = []
     for name, given in questions.items():
-        keys = sorted(given, key=order.__getitem__)
-        stats.attributes.update(answer[0] for answer in keys)
-        if len(keys) == 1:
-            kept.extend((p, box_sets[p]) for p in given[keys[0]])
-            stats.question(name).one_answer += 1
-            stats.question(name).images += 1
+        stats.saw_answers(name, given)
+        if len(given) == 1:
+            kept.extend((p, box_sets[p]) for positions in given.values() for p in positions)
             continue
+        keys = sorted(given, key=order.__getitem__)
         # one box set per answer (a job draws one set on an image)
         sets = [box_sets[given[answer][0]] for answer in keys]
 
-        def same(pair: Sequence[BoxSet]) -> bool:
+        def matched(pair: Sequence[BoxSet]) -> bool:
             return boxes.agree(pair, config.iou)
 
-        agreed = same(sets)
-        _count(stats.question(name), keys, sets, agreed, same)
+        agreed = boxes.same(sets)
+        _count(stats.question(name), keys, sets, agreed, matched)
         if config.policy == "union":
             kept.extend((p, box_sets[p]) for positions in given.values() for p in positions)
             reason = "union: every box set kept"
@@ -217,8 +218,9 @@ def _box_sets(
             reason = f"{config.policy} answer kept"
         if not agreed:
             conflicts.append(_box_conflict(key, name, sets, written, reason, config))
+    kept.sort(key=lambda item: item[0])
     unique: dict[object, BoxSet] = {}
-    for _, box_set in sorted(kept, key=lambda item: item[0]):
+    for _, box_set in kept:
         unique.setdefault(box_set.geometry, box_set)
     return tuple(unique.values())
 
@@ -228,10 +230,10 @@ def _count(
     keys: Sequence[AnswerKey],
     values: Sequence[T],
     agreed: bool,
-    same: Callable[[Sequence[T]], bool],
+    agree: Callable[[Sequence[T]], bool],
 ) -> None:
-    """Count one image with several answers, and the agreement of each pair of jobs."""
-    stats.images += 1
+    """Count one image with several answers, and the agreement of each pair of jobs
+    (``agree``: for boxes, within the IoU threshold)."""
     if agreed:
         stats.agreed += 1
     else:
@@ -240,7 +242,7 @@ def _count(
         for j in range(i + 1, len(keys)):
             first, second = sorted((_job(keys[i]), _job(keys[j])))
             stats.pairs[first, second] += 1
-            if agreed or same([values[i], values[j]]):
+            if agreed or agree([values[i], values[j]]):
                 stats.pairs_agreed[first, second] += 1
 
 

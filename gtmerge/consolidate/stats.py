@@ -7,10 +7,12 @@ the counts together, so the report is the same whatever the partitioning.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from gtmerge.consolidate.config import Consolidation
+from gtmerge.model import AnswerKey
 
 
 @dataclass
@@ -70,6 +72,17 @@ class ConsolidationStats:
         if stats is None:
             stats = self.questions[name] = QuestionStats()
         return stats
+
+    def saw_answers(self, question: str, answers: Iterable[AnswerKey]) -> None:
+        """Count one image that the question got ``answers`` to."""
+        stats = self.questions.get(question)
+        if stats is None:
+            stats = self.questions[question] = QuestionStats()
+        stats.images += 1
+        names = [answer[0] for answer in answers]
+        if len(names) == 1:
+            stats.one_answer += 1
+        self.attributes.update(names)
 
     def add(self, other: ConsolidationStats) -> None:
         for name, stats in other.questions.items():
