@@ -4,6 +4,7 @@ by its reason."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import replace
 
@@ -25,17 +26,28 @@ def drop_reason(name: str, confidence: float, human: bool, classes: ClassFilter)
     return None
 
 
+def _kept_name(
+    name: str, confidence: float, human: bool, classes: ClassFilter, dropped: Counter[str]
+) -> str | None:
+    """The class renamed, or None (its drop counted in ``dropped``)."""
+    renamed = classes.rename.get(name, name)
+    reason = drop_reason(renamed, confidence, human, classes)
+    if reason is None:
+        return renamed
+    dropped[reason] += 1
+    return None
+
+
 def filter_labels(
     labels: Iterable[Label], classes: ClassFilter, stats: ConsolidationStats
 ) -> list[Label]:
     kept = []
     for label in labels:
         stats.classes.add(label.name)
-        name = classes.rename.get(label.name, label.name)
-        reason = drop_reason(name, label.confidence, label.human_annotated, classes)
-        if reason is not None:
-            stats.labels_dropped[reason] += 1
-        else:
+        name = _kept_name(
+            label.name, label.confidence, label.human_annotated, classes, stats.labels_dropped
+        )
+        if name is not None:
             kept.append(label if name == label.name else replace(label, name=name))
     return kept
 
@@ -50,14 +62,17 @@ def filter_box_sets(
         boxes = []
         for box in box_set.boxes:
             stats.classes.add(box.class_name)
-            name = classes.rename.get(box.class_name, box.class_name)
-            reason = drop_reason(name, box.confidence, box_set.human_annotated, classes)
-            if reason is not None:
-                stats.boxes_dropped[reason] += 1
-            else:
-                boxes.append(box if name == box.class_name else replace(box, class_name=name))
-        if boxes or not box_set.boxes:
-            kept.append(
-                box_set if boxes == list(box_set.boxes) else replace(box_set, boxes=tuple(boxes))
+            name = _kept_name(
+                box.class_name,
+                box.confidence,
+                box_set.human_annotated,
+                classes,
+                stats.boxes_dropped,
             )
+            if name is not None:
+                boxes.append(box if name == box.class_name else replace(box, class_name=name))
+        if boxes == list(box_set.boxes):
+            kept.append(box_set)
+        elif boxes:
+            kept.append(replace(box_set, boxes=tuple(boxes)))
     return kept
