@@ -20,6 +20,7 @@ from typing import Any, BinaryIO
 import orjson
 from tqdm import tqdm
 
+from gtmerge.aftermerge import AfterMerge
 from gtmerge.destination import check_writable, open_destination, same_target
 from gtmerge.errors import BadRecord, InvalidOutput, MergeError
 from gtmerge.ingest import ORDER_WIDTH, part_of, read_input, rejection_filer
@@ -84,6 +85,11 @@ def merge(
     workers: int | None = None,
     memory_mb: int = DEFAULT_MEMORY_MB,
     tmp_dir: str | None = None,
+    split: float | None = None,
+    test_output: str | None = None,
+    split_method: str = "stratified",
+    seed: int = 0,
+    html: str | None = None,
 ) -> Report:
     """Merge every input into one Rekognition manifest at ``output``; return the report.
 
@@ -92,6 +98,10 @@ def merge(
     default for the rest (None: detect each input's format). ``progress=None`` shows a bar
     only on a terminal. ``workers`` defaults to the number of cores; ``memory_mb`` bounds the
     merge's working memory, spilling to ``tmp_dir`` (default: the system's) beyond it.
+
+    ``split`` sends that fraction of the images to ``test_output`` and the rest to ``output``
+    (see :func:`gtmerge.split.split`; ``split_method``, ``seed``); ``html`` writes the page of
+    :func:`gtmerge.stats.stats` for the outputs and this run (:mod:`gtmerge.aftermerge`).
     """
     fmt = _manifest_format(attribute, box_attribute)
     settings = S3Settings(endpoint_url, sse, sse_kms_key_id, expected_bucket_owner)
@@ -105,11 +115,13 @@ def merge(
         if any(same_target(target, other) for other in targets[number + 1 :]):
             raise MergeError(f"{target}: the output, report and rejects need distinct files")
         check_writable(target)
+    after = AfterMerge(output, split, test_output, split_method, seed, html)
+    after.check(sources, targets)
     try:
         plan = plan_run(sources, s3, memory_mb, workers or os.cpu_count() or 1)
     except ValueError as exc:
         raise MergeError(str(exc)) from exc
-    result = Report(output)
+    result = after.report(output)
     # Each image is written once, so no duplicate check is needed: the validator then keeps
     # no per-image state, and only a sample of each kind of finding, whatever the size. As in
     # Rekognition, lines past the default quota are counted, not checked.
@@ -128,7 +140,8 @@ def merge(
             job = _Spooled(sources, context, settings, workdir, plan, strict)
             work = stack.enter_context(runner(plan.workers, bar))
             lines = job.run(work, fmt, result, rejects_out)
-        out = stack.enter_context(open_destination(output, s3))
+        stack.push(after.split_on_exit(result, workdir, s3))  # once the manifest is in place
+        out = stack.enter_context(open_destination(after.manifest(workdir), s3))
         if work is None or not work.parallel:
             for line in lines:
                 out.write(line)
@@ -148,6 +161,7 @@ def merge(
     if report:
         with open_destination(report, s3) as report_out:
             report_out.write(orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2))
+    after.write_html(result, s3)
     return result
 
 

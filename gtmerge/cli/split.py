@@ -40,7 +40,7 @@ def fraction(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from exc
 
 
-def add_split_options(parser: argparse.ArgumentParser | Any) -> None:
+def add_split_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     """Options shared by ``gtmerge split`` and ``gtmerge merge --split``."""
     parser.add_argument(
         "--seed",
@@ -55,6 +55,22 @@ def add_split_options(parser: argparse.ArgumentParser | Any) -> None:
         default=STRATIFIED,
         help="stratified: every class in close to the fraction on each side (default); "
         "hash: an image goes to test when its salted hash falls under the fraction",
+    )
+
+
+def add_split_arguments(parser: argparse.ArgumentParser) -> None:
+    """``merge``'s own group: split what it wrote, and write the page of the run."""
+    group = parser.add_argument_group("split and look (see 'gtmerge split --help')")
+    group.add_argument(
+        "--split",
+        type=fraction,
+        metavar="F",
+        help="write F of the images to --test-output and the rest to -o (e.g. 0.2)",
+    )
+    group.add_argument("--test-output", metavar="TEST", help="test manifest, with --split")
+    add_split_options(group)
+    group.add_argument(
+        "--html", metavar="FILE", help="write the dataset page of this run (see gtmerge stats)"
     )
 
 
