@@ -7,8 +7,9 @@ import sys
 from typing import Any
 
 from gtmerge.cli.options import EXIT_FAILED, EXIT_OK, add_s3_options, s3_settings
+from gtmerge.errors import MergeError
 from gtmerge.s3 import S3
-from gtmerge.split import METHODS, STRATIFIED, SplitError, split
+from gtmerge.split import METHODS, STRATIFIED, split
 
 EXAMPLES = """\
 examples:
@@ -142,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
             s3=S3(s3_settings(args)),
             tmp_dir=args.tmp_dir,
         )
-    except SplitError as exc:
+    except MergeError as exc:  # SplitError, or an output that could not be written
         print(f"gtmerge split: {exc}", file=sys.stderr)
         return EXIT_FAILED
     print(result.summary(), file=sys.stderr)

@@ -140,7 +140,9 @@ def split(
     salted hash falls under the fraction). ``keep`` and ``keep_training`` are the test and
     training manifests of an earlier split, whose images stay where they were. ``group`` (a
     regex over the image key) or ``group_path`` (a JMESPath over the line) names groups of
-    images that must share a side. Raises :class:`SplitError` (one line; nothing written).
+    images that must share a side. Raises :class:`SplitError` for bad input and
+    :class:`~gtmerge.errors.MergeError` for an output that cannot be written, with a one-line
+    message; nothing is written then.
     """
     check_split_options(fraction, method)
     s3 = s3 or S3()
