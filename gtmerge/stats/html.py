@@ -12,11 +12,10 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-import orjson
-
 from gtmerge import __version__
 from gtmerge.rekognition import MIN_CLASSIFICATION_LABELS, MIN_DETECTION_LABELS
 from gtmerge.stats.collect import SIZE_BINS, DatasetStats, SideStats, size_bin_name
+from gtmerge.stats.reportpage import merge_sections
 from gtmerge.stats.svg import Mark, Row, Series, hbars, legend, vbars
 from gtmerge.validate import Finding
 
@@ -57,7 +56,7 @@ def render_html(stats: DatasetStats) -> str:
         _box_sizes(sides, series),
     ]
     if stats.merge_report is not None:
-        body.append(_merge_sections(stats.merge_report))
+        body.append(merge_sections(stats.merge_report))
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>gtmerge stats: {escape(sides[0].manifest)}</title><style>{_STYLE}</style>"
@@ -125,7 +124,12 @@ def _class_chart(stats: DatasetStats, series: list[Series]) -> str:
     if not names:
         return "<h2>Images per class</h2><p>No image has a label Rekognition would import.</p>"
     rows = [
-        Row(name, [side.class_images[name] for side in sides], _warning(name, sides))
+        Row(
+            name,
+            [side.class_images[name] for side in sides],
+            _warning(name, sides),
+            _test_share(name, sides),
+        )
         for name in names
     ]
     marks = [Mark(1, "≥ 1 training image per class")]
@@ -144,7 +148,7 @@ def _class_chart(stats: DatasetStats, series: list[Series]) -> str:
         f"class, at least {minimum} classes per dataset and at most 250, and at least half of "
         "the test classes in training; classes marked ⚠ miss a side.</p>"
         + legend(series)
-        + hbars(rows, series, marks)
+        + hbars(rows, series, marks, notes="in test" if len(sides) == 2 else "")
     )
 
 
@@ -154,6 +158,13 @@ def _warning(name: str, sides: list[SideStats]) -> str:
     if len(sides) == 2 and not sides[1].class_images[name]:
         return "not in test"
     return ""
+
+
+def _test_share(name: str, sides: list[SideStats]) -> str:
+    if len(sides) != 2:
+        return ""
+    test = sides[1].class_images[name]
+    return f"{test / (sides[0].class_images[name] + test):.0%}"
 
 
 def _box_chart(sides: list[SideStats], series: list[Series]) -> str:
@@ -196,95 +207,6 @@ def _box_sizes(sides: list[SideStats], series: list[Series]) -> str:
     )
 
 
-def _merge_sections(report: dict[str, Any]) -> str:
-    parts = ["<h2>Where the images came from (merge report)</h2>"]
-    inputs = [entry for entry in report.get("inputs", []) if isinstance(entry, dict)]
-    if inputs:
-        kinds = [
-            ("used", "#2e7d32"),
-            ("duplicates", "#9e9e9e"),
-            ("rejected", "#b3261e"),
-            ("skipped", "#d0d0d0"),
-        ]
-        series = [Series(kind, color) for kind, color in kinds]
-        rows = [
-            Row(str(entry.get("input", "?")), [_int(entry.get(kind)) for kind, _ in kinds])
-            for entry in inputs
-        ]
-        parts.append('<p class="note">Records of each input: used, duplicate, rejected, blank.</p>')
-        parts.append(legend(series) + hbars(rows, series, zeros=False))
-        parts.append(
-            _table(
-                ["input", "lines", "used", "duplicates", "rejected", "skipped"],
-                [
-                    [
-                        entry.get(k, "")
-                        for k in ("input", "lines", "used", "duplicates", "rejected", "skipped")
-                    ]
-                    for entry in inputs
-                ],
-            )
-        )
-    reasons: dict[str, int] = {}
-    for entry in inputs:
-        for reason, count in (entry.get("rejected_by_reason") or {}).items():
-            reasons[reason] = reasons.get(reason, 0) + _int(count)
-    if reasons:
-        rejected = Series("rejected records", "#b3261e")
-        rows = [
-            Row(reason, [count])
-            for reason, count in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))
-        ]
-        parts.append("<h2>Rejections by reason</h2>" + hbars(rows, [rejected]))
-    verdicts = report.get("verification_verdicts") or {}
-    if isinstance(verdicts, dict) and verdicts:
-        answers = sorted(
-            {a for counts in verdicts.values() if isinstance(counts, dict) for a in counts}
-        )
-        parts.append("<h2>Verification verdicts</h2>")
-        parts.append(
-            _table(
-                ["job", *answers],
-                [
-                    [job, *((counts or {}).get(a, 0) for a in answers)]
-                    for job, counts in verdicts.items()
-                ],
-            )
-        )
-    consolidation = report.get("consolidation")
-    if consolidation:
-        parts.append("<h2>Agreement between jobs (consolidation)</h2>" + _generic(consolidation))
-    return "\n".join(parts)
-
-
-def _generic(value: Any) -> str:
-    """Any JSON: a table of ``{name: {field: value}}``, else a list or a plain value."""
-    if isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values()):
-        fields = list(dict.fromkeys(k for v in value.values() for k in v))
-        rows = [[name, *(_plain(v.get(f, "")) for f in fields)] for name, v in value.items()]
-        return _table(["", *fields], rows)
-    if isinstance(value, dict):
-        return _table(["", "value"], [[k, _plain(v)] for k, v in value.items()])
-    return f"<p>{escape(_plain(value))}</p>"
-
-
-def _plain(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.3g}"
-    if isinstance(value, (dict, list)):
-        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
-    return str(value)
-
-
-def _table(header: list[str], rows: list[list[Any]]) -> str:
-    head = "".join(f"<th>{escape(str(h))}</th>" for h in header)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{escape(_plain(cell))}</td>" for cell in row) + "</tr>"
-        for row in rows
-    )
-    return f"<table><tr>{head}</tr>{body}</table>"
-
-
 def _by_size(counters: list[Any]) -> list[str]:
     names = set().union(*counters)
     return sorted(names, key=lambda name: (-sum(c[name] for c in counters), name))
@@ -292,7 +214,3 @@ def _by_size(counters: list[Any]) -> list[str]:
 
 def _share(count: int, total: int) -> float:
     return round(100 * count / total, 1) if total else 0.0
-
-
-def _int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0

@@ -26,6 +26,7 @@ class Row:
     label: str
     values: Sequence[float]
     warning: str = ""
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -50,11 +51,12 @@ def hbars(
     marks: Sequence[Mark] = (),
     *,
     zeros: bool = True,
+    notes: str = "",
 ) -> str:
     """Horizontal grouped bars, a group per row, its values printed at the bar ends (``zeros``:
-    also a 0)."""
+    also a 0), each row's note at the right edge under the heading ``notes``."""
     bar, gap = 8, 6
-    row_height = bar * len(series) + gap
+    row_height = max(bar * len(series) + gap, 18)
     top = 22
     height = top + row_height * len(rows) + 8
     plot = WIDTH - _LABEL_WIDTH - _VALUE_ROOM
@@ -85,12 +87,22 @@ def hbars(
                     f'<text x="{x(value) + 4:.1f}" y="{bar_y + bar / 2}" '
                     f'dominant-baseline="middle" font-size="10" fill="#444">{_number(value)}</text>'
                 )
+        if row.note:
+            parts.append(
+                f'<text x="{WIDTH - 4}" y="{y + row_height / 2 + 1}" text-anchor="end" '
+                f'dominant-baseline="middle" font-size="11" fill="#555">{escape(row.note)}</text>'
+            )
         if row.warning:
             end = max(x(v) for v in row.values) + 40
             parts.append(
                 f'<text x="{end:.1f}" y="{y + row_height / 2 + 1}" dominant-baseline="middle" '
                 f'font-size="11" fill="#b3261e">⚠ {escape(row.warning)}</text>'
             )
+    if notes:
+        parts.append(
+            f'<text x="{WIDTH - 4}" y="{top - 8}" text-anchor="end" font-size="11" '
+            f'fill="#555">{escape(notes)}</text>'
+        )
     for mark in marks:
         if mark.value > largest:
             continue
@@ -182,7 +194,7 @@ def _svg(height: float, parts: list[str]) -> str:
     )
 
 
-def _short(label: str, limit: int = 32) -> str:
+def _short(label: str, limit: int = 30) -> str:
     """A long label (a path, say) as its start and its end."""
     if len(label) <= limit:
         return label
