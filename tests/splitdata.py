@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections import Counter
 from pathlib import Path
 
 import orjson
@@ -73,3 +74,20 @@ def multilabel_lines(images: int, classes: int, seed: int) -> list[bytes]:
         image_line(f"img{number:06d}.jpg", labels)
         for number, labels in enumerate(long_tailed(images, classes, seed))
     ]
+
+
+def class_counts(path: str | Path) -> Counter[str]:
+    """Images per class of a manifest: its labels and the classes of its boxes."""
+    counts: Counter[str] = Counter()
+    for line in Path(path).read_bytes().splitlines():
+        record = orjson.loads(line)
+        names = {
+            v["class-name"]
+            for k, v in record.items()
+            if k.endswith("-metadata") and "class-name" in v
+        }
+        for k, v in record.items():
+            if k.endswith("-metadata") and "class-map" in v:
+                names |= set(v["class-map"].values())
+        counts.update(names)
+    return counts

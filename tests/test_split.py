@@ -12,7 +12,7 @@ import pytest
 from conftest import put_objects, read_object
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from splitdata import BUCKET, image_line, long_tailed, multilabel_lines, write
+from splitdata import BUCKET, class_counts, image_line, long_tailed, multilabel_lines, write
 
 import gtmerge
 from gtmerge.cli import main
@@ -21,22 +21,6 @@ from gtmerge.split.stratify import TEST, stratify
 
 def keys(path: str | Path) -> list[str]:
     return [orjson.loads(line)["source-ref"] for line in Path(path).read_bytes().splitlines()]
-
-
-def class_counts(path: str | Path) -> Counter[str]:
-    counts: Counter[str] = Counter()
-    for line in Path(path).read_bytes().splitlines():
-        record = orjson.loads(line)
-        names = {
-            v["class-name"]
-            for k, v in record.items()
-            if k.endswith("-metadata") and "class-name" in v
-        }
-        for k, v in record.items():
-            if k.endswith("-metadata") and "class-map" in v:
-                names |= set(v["class-map"].values())
-        counts.update(names)
-    return counts
 
 
 def run_split(tmp_path: Path, manifest: str, *args: str) -> tuple[int, Path, Path]:

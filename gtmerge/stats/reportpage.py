@@ -27,7 +27,10 @@ _PALETTE = ("#2f6db3", "#e8912d", "#2e7d32", "#b3261e", "#7b5ea7", "#9e9e9e", "#
 
 def merge_sections(report: dict[str, Any]) -> str:
     parts = ["<h2>Where the images came from (merge report)</h2>"]
-    inputs = [entry for entry in report.get("inputs") or [] if isinstance(entry, dict)]
+    listed = report.get("inputs")
+    inputs = (
+        [entry for entry in listed if isinstance(entry, dict)] if isinstance(listed, list) else []
+    )
     if inputs:
         series = [Series(kind, color) for kind, color in _INPUT_KINDS]
         names = _distinct_parts([str(entry.get("input", "?")) for entry in inputs])
