@@ -9,9 +9,12 @@ An *item* is what must stay on one side: an image, or a group of images (the sam
 scene or capture session). Its label counts are the number of its images that carry each
 class. Each side wants its share of every class (``fraction`` of it for test) and of all
 images. Classes are taken rarest first (fewest images still unplaced); every unplaced item
-that carries the class goes to the side that still wants the most of that class, ties to the
-side that still wants the most images overall, then by the item's seeded hash. Items with no
-class at all are placed last, by the overall demand alone.
+that carries the class, largest first, goes to the side that still wants the most of that
+class, ties to the side that still wants the most images overall, then by the item's seeded
+hash. For a group, "wants the most" is "whose demand it meets best" (the side where adding its
+images leaves the smallest gap to the target): a group of 20 images does not go to a side that
+wants 3, which keeps classes of grouped data on target too. For one image the two rules are
+the same. Items with no class at all are placed last, by the overall demand alone.
 
 A class on two or more images wants at least one image on each side, so that rare classes are
 both trained on and tested; a class on one image wants it in training, as Rekognition needs
@@ -67,7 +70,7 @@ def stratify(
     for item, side in sorted(placed.items()):
         place(item, side)
     carriers: dict[int, list[int]] = {label: [] for label in totals}
-    for item in sorted(range(len(counts)), key=lambda i: (ties[i], i)):
+    for item in sorted(range(len(counts)), key=lambda i: (-sizes[i], ties[i], i)):
         for label in counts[item]:
             carriers[label].append(item)
     while True:
@@ -79,11 +82,7 @@ def stratify(
         for item in carriers[label]:
             if sides[item] != -1:
                 continue
-            if wanted[TRAIN] != wanted[TEST]:
-                side = TRAIN if wanted[TRAIN] > wanted[TEST] else TEST
-            else:
-                side = _by_overall(overall, ties[item])
-            place(item, side)
+            place(item, _by_demand(wanted, counts[item][label], overall, ties[item]))
     for item in sorted(range(len(counts)), key=lambda i: (ties[i], i)):
         if sides[item] == -1:
             place(item, _by_overall(overall, ties[item]))
@@ -130,6 +129,17 @@ def _fill_empty_sides(
             for other, n in counts[item].items():
                 on_side[other][full] -= n
                 on_side[other][empty] += n
+
+
+def _by_demand(wanted: list[float], count: int, overall: list[float], tie: int) -> int:
+    """The side an item with ``count`` images of the class goes to: the one whose demand for
+    the class it meets best (for one image: the larger demand), then by overall demand."""
+    misses = [abs(wanted[side] - count) - abs(wanted[side]) for side in (TRAIN, TEST)]
+    if misses[TRAIN] != misses[TEST]:
+        return TRAIN if misses[TRAIN] < misses[TEST] else TEST
+    if wanted[TRAIN] != wanted[TEST]:
+        return TRAIN if wanted[TRAIN] > wanted[TEST] else TEST
+    return _by_overall(overall, tie)
 
 
 def _by_overall(overall: list[float], tie: int) -> int:
