@@ -8,7 +8,6 @@ when it is one plain local file, else from a spool copy made in pass one.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -31,13 +30,18 @@ from gtmerge.validate.run import _READ_ERRORS
 Grouper = Callable[[str, dict[str, Any]], "str | None"]
 
 
+_DIGEST_MASK = (1 << 64) - 1
+
+
 class SplitError(MergeError):
     """A split that could not run; nothing was written. The message is one line."""
 
 
 def line_digest(line: bytes) -> int:
-    """A 64-bit digest of a line: the sums of the input's and the outputs' digests must agree."""
-    return int.from_bytes(hashlib.blake2b(line.rstrip(b"\r\n"), digest_size=8).digest(), "big")
+    """A 64-bit digest of a line, without its line break: the sums of the input's and the
+    outputs' digests must agree. Python's own (SipHash) hash: both sums are made in the same
+    process, where it is stable, and it is several times faster than hashlib's."""
+    return hash(line.rstrip(b"\r\n")) & _DIGEST_MASK
 
 
 @dataclass
