@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import os
+import subprocess
 from collections import Counter
 from pathlib import Path
 
@@ -12,6 +14,7 @@ import pytest
 from conftest import put_objects, read_object
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from procs import gtmerge_command
 from splitdata import BUCKET, class_counts, image_line, long_tailed, multilabel_lines, write
 
 import gtmerge
@@ -383,9 +386,28 @@ def test_split_from_and_to_s3(tmp_path, s3, capsys):
         ]
     )
     assert status == 0
-    import gzip
-
     train = read_object(s3, "data", "train.manifest").splitlines()
     test = gzip.decompress(read_object(s3, "data", "test.manifest.gz")).splitlines()
     assert len(train) + len(test) == 200
     assert len(test) == pytest.approx(40, abs=3)
+
+
+def test_compressed_and_piped_inputs_split_the_same(tmp_path, small):
+    """A gzip input and stdin are spooled for the second pass; the outputs are the same."""
+    gz = tmp_path / "dataset.manifest.gz"
+    gz.write_bytes(gzip.compress(Path(small).read_bytes()))
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "gz").mkdir()
+    run_split(tmp_path / "plain", small)
+    run_split(tmp_path / "gz", str(gz))
+    command = gtmerge_command(
+        "split", "-", "-o", str(tmp_path / "p-train"), "--test-output", str(tmp_path / "p-test")
+    )
+    piped = subprocess.run(
+        command, input=Path(small).read_bytes(), capture_output=True, timeout=120, check=False
+    )
+    assert piped.returncode == 0, piped.stderr
+    for name, other in (("train.manifest", "p-train"), ("test.manifest", "p-test")):
+        expected = (tmp_path / "plain" / name).read_bytes()
+        assert (tmp_path / "gz" / name).read_bytes() == expected
+        assert (tmp_path / other).read_bytes() == expected
