@@ -12,6 +12,7 @@ from pathlib import Path
 import orjson
 import pytest
 from conftest import put_objects, read_object
+from faultproxy import FaultProxy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from procs import gtmerge_command
@@ -411,3 +412,33 @@ def test_compressed_and_piped_inputs_split_the_same(tmp_path, small):
         expected = (tmp_path / "plain" / name).read_bytes()
         assert (tmp_path / "gz" / name).read_bytes() == expected
         assert (tmp_path / other).read_bytes() == expected
+
+
+def test_s3_pair_when_the_training_commit_fails_the_test_object_is_taken_back(
+    tmp_path, s3, s3_endpoint, monkeypatch, capsys
+):
+    """The test object is completed first; when completing the training upload then fails,
+    the test object is deleted and the earlier training object is kept."""
+    put_objects(s3, "data", {"train.manifest": b"earlier\n"})
+    manifest = write(tmp_path / "in.manifest", multilabel_lines(50, 5, seed=1))
+    with FaultProxy(s3_endpoint) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", proxy.url)
+        proxy.add("status", "POST", r"train\.manifest\?uploadId=", status=403, code="AccessDenied")
+        status = main(
+            [
+                "split",
+                manifest,
+                "-o",
+                "s3://data/train.manifest",
+                "--test-output",
+                "s3://data/test.manifest",
+            ]
+        )
+        assert proxy.seen("DELETE", r"test\.manifest$")
+    assert status == 2
+    assert capsys.readouterr().err.startswith(
+        "gtmerge split: s3://data/train.manifest: write failed"
+    )
+    assert read_object(s3, "data", "train.manifest") == b"earlier\n"
+    listed = s3.list_objects_v2(Bucket="data").get("Contents", [])
+    assert sorted(obj["Key"] for obj in listed) == ["train.manifest"]
