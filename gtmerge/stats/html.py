@@ -146,7 +146,7 @@ def _class_chart(stats: DatasetStats, series: list[Series]) -> str:
         f"<h2>Images per class ({len(names)} classes)</h2>"
         f'<p class="note">Largest first. Rekognition needs at least one training image per '
         f"class, at least {minimum} classes per dataset and at most 250, and at least half of "
-        "the test classes in training; classes marked ⚠ miss a side.</p>"
+        "the training classes also in test; classes marked ⚠ miss a side.</p>"
         + legend(series)
         + hbars(rows, series, marks, notes="in test" if len(sides) == 2 else "")
     )
