@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -104,7 +105,8 @@ def read_dataset(spec: str, s3: S3, group: Grouper | None, spool_dir: str) -> Da
     class_index: dict[str, int] = {}
     group_index: dict[str, int] = {}
     pairing: dict[tuple[str, ...], Pairs] = {}
-    with open(os.devnull if in_place else dataset.lines_path, "wb") as spool:
+    with ExitStack() as stack:
+        spool = None if in_place else stack.enter_context(open(dataset.lines_path, "wb"))
         for source, number, line in _lines(sources, s3):
             record = _parse(source, number, line)
             key = _key(source, number, record)
@@ -114,7 +116,8 @@ def read_dataset(spec: str, s3: S3, group: Grouper | None, spool_dir: str) -> Da
                     f"{source.name}:{number}: {key} is also on line "
                     f"{dataset.line_numbers[seen]}; merge the manifest first (gtmerge merge)"
                 )
-            spool.write(line if line.endswith(b"\n") else line + b"\n")
+            if spool is not None:
+                spool.write(line if line.endswith(b"\n") else line + b"\n")
             dataset.checksum += line_digest(line)
             dataset.buckets.setdefault(bucket_of(key), number)
             dataset.keys.append(key)
