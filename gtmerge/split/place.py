@@ -6,6 +6,7 @@ import hashlib
 from collections import Counter
 
 from gtmerge.split.read import Dataset, SplitError
+from gtmerge.split.refine import refine
 from gtmerge.split.stratify import TEST, TRAIN, stratify
 
 STRATIFIED, HASH = "stratified", "hash"
@@ -54,6 +55,7 @@ def place(
         ]
     else:
         group_sides = stratify(counts, sizes, ties, fraction, fixed)
+        refine(counts, group_sides, sizes, ties, fraction, fixed)
     return [group_sides[group] for group in dataset.groups]
 
 

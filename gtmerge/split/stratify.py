@@ -70,7 +70,8 @@ def stratify(
     for item, side in sorted(placed.items()):
         place(item, side)
     carriers: dict[int, list[int]] = {label: [] for label in totals}
-    for item in sorted(range(len(counts)), key=lambda i: (-sizes[i], ties[i], i)):
+    order = sorted(range(len(counts)), key=lambda i: (ties[i], i))
+    for item in sorted(order, key=lambda i: -sizes[i]):  # stable: by hash within a size
         for label in counts[item]:
             carriers[label].append(item)
     while True:
@@ -83,7 +84,7 @@ def stratify(
             if sides[item] != -1:
                 continue
             place(item, _by_demand(wanted, counts[item][label], overall, ties[item]))
-    for item in sorted(range(len(counts)), key=lambda i: (ties[i], i)):
+    for item in order:
         if sides[item] == -1:
             place(item, _by_overall(overall, ties[item]))
     _fill_empty_sides(counts, sides, totals, carriers, sizes, ties, placed)
@@ -118,7 +119,7 @@ def _fill_empty_sides(
                 for item in carriers[label]
                 if item not in placed
                 and all(
-                    on_side[other][full] > n or not _needs(totals[other], full)
+                    on_side[other][full] > n or not needs(totals[other], full)
                     for other, n in counts[item].items()
                 )
             ]
@@ -148,6 +149,6 @@ def _by_overall(overall: list[float], tie: int) -> int:
     return tie & 1
 
 
-def _needs(total: int, side: int) -> bool:
+def needs(total: int, side: int) -> bool:
     """Whether a class on ``total`` images needs one on ``side`` (see :func:`class_targets`)."""
     return total >= 2 or side == TRAIN
