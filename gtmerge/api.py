@@ -20,6 +20,7 @@ from typing import Any, BinaryIO, NamedTuple
 import orjson
 from tqdm import tqdm
 
+from gtmerge.aftermerge import AfterMerge
 from gtmerge.consolidate import OptionError, consolidation
 from gtmerge.consolidate.config import (
     DEFAULT_IOU,
@@ -112,6 +113,11 @@ def merge(
     workers: int | None = None,
     memory_mb: int = DEFAULT_MEMORY_MB,
     tmp_dir: str | None = None,
+    split: float | None = None,
+    test_output: str | None = None,
+    split_method: str = "stratified",
+    seed: int = 0,
+    html: str | None = None,
 ) -> Report:
     """Merge every input into one Rekognition manifest at ``output``; return the report.
 
@@ -125,6 +131,10 @@ def merge(
     and are explained in ``docs/merging.md``; ``conflicts`` receives one JSON line per image
     and question whose answers differ, ``relabel`` the images a verdict rejected, as a Ground
     Truth input manifest.
+
+    ``split`` sends that fraction of the images to ``test_output`` and the rest to ``output``
+    (see :func:`gtmerge.split.split`; ``split_method``, ``seed``); ``html`` writes the page of
+    :func:`gtmerge.stats.stats` for the outputs and this run (:mod:`gtmerge.aftermerge`).
     """
     fmt = _manifest_format(attribute, box_attribute)
     try:
@@ -160,11 +170,13 @@ def merge(
                 "need distinct files"
             )
         check_writable(target)
+    after = AfterMerge(output, split, test_output, split_method, seed, html)
+    after.check(sources, targets)
     try:
         plan = plan_run(sources, s3, memory_mb, workers or os.cpu_count() or 1)
     except ValueError as exc:
         raise MergeError(str(exc)) from exc
-    result = Report(output, rules=rules)
+    result = after.report(output, rules)
     verifies_ = rules.verifies if rules.applies_verdicts else None
     # Each image is written once, so no duplicate check is needed: the validator then keeps
     # no per-image state, and only a sample of each kind of finding, whatever the size. As in
@@ -189,7 +201,8 @@ def merge(
             job = _Spooled(sources, context, settings, workdir, plan, strict, rules)
             work = stack.enter_context(runner(plan.workers, bar))
             lines = job.run(work, fmt, result, rejects_out, extra)
-        out = stack.enter_context(open_destination(output, s3))
+        stack.push(after.split_on_exit(result, workdir, s3))  # once the manifest is in place
+        out = stack.enter_context(open_destination(after.manifest(workdir), s3))
         if work is None or not work.parallel:
             for line in lines:
                 out.write(line)
@@ -209,6 +222,7 @@ def merge(
     if report:
         with open_destination(report, s3) as report_out:
             report_out.write(orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2))
+    after.write_html(result, s3)
     return result
 
 

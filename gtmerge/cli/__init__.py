@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from gtmerge import __version__
-from gtmerge.cli import mappings, merge, validate
+from gtmerge.cli import mappings, merge, split, stats, validate
 from gtmerge.interrupts import stop_on_signals
 
 
@@ -24,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"gtmerge {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (merge, validate, mappings):
+    for module in (merge, split, validate, stats, mappings):
         module.add_parser(commands)
     return parser
 

@@ -16,6 +16,7 @@ from gtmerge.cli.options import (
     add_s3_options,
     positive_int,
 )
+from gtmerge.cli.split import add_split_arguments
 from gtmerge.consolidate.config import DEFAULT_REJECT_VERDICTS
 from gtmerge.writer import DEFAULT_BOX_ATTRIBUTE, DEFAULT_LABEL_ATTRIBUTE
 
@@ -129,6 +130,7 @@ def add_parser(commands: Any) -> None:
         help="where spool files go (default: the system temp dir); always removed",
     )
     add_progress_option(parser)
+    add_split_arguments(parser)
     parser.set_defaults(run=run)
 
 
@@ -169,6 +171,11 @@ def run(args: argparse.Namespace) -> int:
             workers=args.workers,
             memory_mb=args.memory,
             tmp_dir=args.tmp_dir,
+            split=args.split,
+            test_output=args.test_output,
+            split_method=args.method,
+            seed=args.seed,
+            html=args.html,
         )
     except MergeError as exc:
         print(f"gtmerge merge: {exc}", file=sys.stderr)
