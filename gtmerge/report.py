@@ -187,10 +187,11 @@ class Report:
             lines.append(f"  verification {job}: {shown} ({applied})")
         lines.extend(f"  {line}" for line in consolidation_summary(data["consolidation"]))
         for finding in data["warnings"]:
-            lines_found = _lines(finding["count"])
+            lines_found = count_lines(finding["count"])
             lines.append(f"  Rekognition: {finding['code']} ({lines_found}): {finding['message']}")
         return "\n".join(lines)
 
 
-def _lines(count: int) -> str:
+def count_lines(count: int) -> str:
+    """'1 line', '2 lines'."""
     return f"{count} line" if count == 1 else f"{count} lines"

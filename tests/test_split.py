@@ -352,7 +352,7 @@ def test_merge_split_and_html_in_one_run(tmp_path, capsys):
     assert main(["validate", str(train), "--test", str(test)]) == 0
     document = orjson.loads(report.read_bytes())
     assert document["split"]["images"] == {"training": 15, "test": 5}
-    assert "Images per class (8 classes)" in page.read_text()
+    assert "Images per class (10 classes)" in page.read_text()
 
 
 def test_merge_split_needs_its_test_output(tmp_path, capsys):
@@ -445,11 +445,11 @@ def test_s3_pair_when_the_training_commit_fails_the_test_object_is_taken_back(
 
 
 def test_a_small_multi_label_set_is_swapped_back_near_its_targets(tmp_path):
-    """The bundled examples: 20 images, 8 classes, several per image. Giving every class a
-    test image pushes some class far over its share; the swaps bring each back within about
-    one image of fraction * images."""
+    """The bundled examples: 20 images, 10 classes, several per image (two on one image only,
+    from the second species run). Giving every other class a test image pushes some class far
+    over its share; the swaps bring each back within about one image of fraction * images."""
     merged = tmp_path / "examples.manifest"
     assert main(["merge", "examples/*/manifests/output/output.manifest", "-o", str(merged)]) == 0
     result = gtmerge.split(str(merged), str(tmp_path / "train"), str(tmp_path / "test"))
-    assert all(c.train and c.test for c in result.classes)
+    assert all(c.train and c.test for c in result.classes if c.train + c.test > 1)
     assert max(abs(c.deviation) for c in result.classes) <= 1.2

@@ -112,7 +112,7 @@ def test_page_shows_boxes_sizes_and_broken_rules(pair, tmp_path):
     assert sizes["10-20%", "training"] == "50%"
     assert bar_values(text, "Classes per image")["1", "training"] == "25%"  # 1 image in 4
     assert "⚠ no training image" in text  # bird
-    assert "WARNING_UNANNOTATED_RECORD (1 lines)" in text
+    assert "WARNING_UNANNOTATED_RECORD (1 line)" in text
     assert "✘ Rekognition would refuse this: 1 rule(s) broken" in text
 
 
@@ -140,7 +140,24 @@ def test_page_shows_the_merge_report(pair, tmp_path):
         "verification_verdicts": {"labeling-job/verify": {"bad": 1, "good": 4}},
         "consolidation": {
             "policy": "vote",
-            "questions": {"species": {"images": 9, "agreed": 7, "rate": 0.777, "jobs": ["x", "y"]}},
+            "tie": "latest",
+            "quorum": None,
+            "questions": {
+                "species": {
+                    "images": 9,
+                    "one_answer": 1,
+                    "agreed": 7,
+                    "conflicts": 1,
+                    "agreement": [
+                        {"jobs": ["labeling-job/x", "y"], "images": 8, "agreed": 6, "rate": 0.75}
+                    ],
+                }
+            },
+            "labels_dropped_by_reason": {"vote: tie": 2},
+            "boxes_dropped_by_reason": {"verdict: rejected": 3},
+            "rejected_images": 1,
+            "images_dropped": 0,
+            "warnings": ["--question q: no label attribute nope in the inputs"],
         },
     }
     path = tmp_path / "r.json"
@@ -157,10 +174,16 @@ def test_page_shows_the_merge_report(pair, tmp_path):
     inputs = bar_values(text, "Where the images came from")
     assert inputs["a", "used"] == "3" and inputs["b", "used"] == "2"
     assert bar_values(text, "Rejections")["failed item", "rejected records"] == "2"
-    assert bar_values(text, "Agreement")["species", "agreed"] == "7"
+    agreement = bar_values(text, "Agreement")
+    assert agreement["species", "answers agreed"] == "7"
+    assert agreement["species", "conflicts"] == "1"
+    assert agreement["species: x ~ y", "agreement %"] == "75"
+    assert agreement["vote: tie", "labels"] == "2"
+    assert agreement["verdict: rejected", "boxes"] == "3"
     assert "<td>labeling-job/verify</td><td>1</td><td>4</td>" in text
-    assert "<td>species</td><td>9</td><td>7</td><td>0.777</td><td>x + y</td>" in text
-    assert "<td>policy</td><td>vote</td>" in text
+    assert "policy vote · ties: latest · quorum: more than half" in text
+    assert "1 image rejected by a verdict (0 left out)" in text
+    assert "<li>--question q: no label attribute nope in the inputs</li>" in text
 
 
 @pytest.mark.parametrize(
@@ -201,7 +224,8 @@ def test_merge_html_writes_the_page_of_the_run(tmp_path, capsys):
         == 0
     )
     text = page.read_text()
-    assert "Images per class (8 classes)" in text
+    assert "Images per class (10 classes)" in text
+    assert "Agreement between jobs (consolidation)" in text
     assert "Where the images came from (merge report)" in text
     assert (
         main(

@@ -11,6 +11,7 @@ import orjson
 from gtmerge.destination import check_writable, open_destination, same_target
 from gtmerge.errors import MergeError
 from gtmerge.keys import bucket_of
+from gtmerge.report import count_lines
 from gtmerge.s3 import S3
 from gtmerge.split.pair import open_pair
 from gtmerge.split.place import METHODS, STRATIFIED, TEST, TRAIN, place
@@ -112,7 +113,9 @@ class SplitResult:
         for finding in self.findings:
             by_code.setdefault(finding.code, []).append(finding)
         for code, group in by_code.items():
-            where = f" ({group[0].manifest}, {len(group)} lines)" if group[0].manifest else ""
+            where = (
+                f" ({group[0].manifest}, {count_lines(len(group))})" if group[0].manifest else ""
+            )
             lines.append(f"  Rekognition: {code}{where}: {group[0].message}")
         return "\n".join(lines)
 

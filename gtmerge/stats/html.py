@@ -14,6 +14,7 @@ from typing import Any
 
 from gtmerge import __version__
 from gtmerge.rekognition import MIN_CLASSIFICATION_LABELS, MIN_DETECTION_LABELS
+from gtmerge.report import count_lines
 from gtmerge.stats.collect import SIZE_BINS, DatasetStats, SideStats, size_bin_name
 from gtmerge.stats.reportpage import merge_sections
 from gtmerge.stats.svg import Mark, Row, Series, hbars, legend, vbars
@@ -114,7 +115,7 @@ def _verdict(stats: DatasetStats) -> str:
 
 
 def _finding(finding: Finding, count: int) -> str:
-    times = f" ({count:,} lines)" if finding.line is not None else ""
+    times = f" ({count_lines(count)})" if finding.line is not None else ""
     return f"{finding.code}{times}: {finding.message}"
 
 

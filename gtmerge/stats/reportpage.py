@@ -1,10 +1,8 @@
 """The merge report's part of the page: inputs, rejections, verdicts, consolidation.
 
 Every section reads the report defensively: a missing or unexpected key leaves its section
-out (or shows what it holds as text) rather than failing the page. ``consolidation`` is shown
-generically, since its keys are not fixed: its settings and totals as one table, and each
-``{name: {field: value}}`` inside it (agreement per question, say) as a table of its own with
-its whole-number fields drawn as bars.
+out (or shows what it holds as text) rather than failing the page. The consolidation has a
+module of its own (:mod:`gtmerge.stats.consolidation`).
 """
 
 from __future__ import annotations
@@ -14,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from gtmerge.stats.consolidation import consolidation_section, whole_number
 from gtmerge.stats.svg import Row, Series, hbars, legend
 
 _INPUT_KINDS = (
@@ -22,7 +21,6 @@ _INPUT_KINDS = (
     ("rejected", "#b3261e"),
     ("skipped", "#d0d0d0"),
 )
-_PALETTE = ("#2f6db3", "#e8912d", "#2e7d32", "#b3261e", "#7b5ea7", "#9e9e9e", "#00838f")
 
 
 def merge_sections(report: dict[str, Any]) -> str:
@@ -35,7 +33,7 @@ def merge_sections(report: dict[str, Any]) -> str:
         series = [Series(kind, color) for kind, color in _INPUT_KINDS]
         names = _distinct_parts([str(entry.get("input", "?")) for entry in inputs])
         rows = [
-            Row(name, [_int(entry.get(kind)) for kind, _ in _INPUT_KINDS])
+            Row(name, [whole_number(entry.get(kind)) for kind, _ in _INPUT_KINDS])
             for name, entry in zip(names, inputs, strict=True)
         ]
         columns = ["input", "lines", "used", "duplicates", "rejected", "skipped"]
@@ -46,7 +44,7 @@ def merge_sections(report: dict[str, Any]) -> str:
     for entry in inputs:
         by_reason = entry.get("rejected_by_reason")
         for reason, count in (by_reason if isinstance(by_reason, dict) else {}).items():
-            reasons[reason] = reasons.get(reason, 0) + _int(count)
+            reasons[reason] = reasons.get(reason, 0) + whole_number(count)
     if reasons:
         rejected = Series("rejected records", "#b3261e")
         ordered = sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))
@@ -56,8 +54,8 @@ def merge_sections(report: dict[str, Any]) -> str:
     if isinstance(verdicts, dict) and _is_table(verdicts):
         parts.append("<h2>Verification verdicts</h2>" + _dict_table(verdicts, "job"))
     consolidation = report.get("consolidation")
-    if consolidation:
-        parts.append("<h2>Agreement between jobs (consolidation)</h2>" + _generic(consolidation))
+    if isinstance(consolidation, dict):
+        parts.append(consolidation_section(consolidation))
     return "\n".join(parts)
 
 
@@ -79,36 +77,10 @@ def _distinct_parts(paths: list[str]) -> list[str]:
     return ["/".join(parts[start : len(parts) - end]) for parts in split]
 
 
-def _generic(value: Any) -> str:
-    if _is_table(value):
-        return _counts_chart(value) + _dict_table(value, "")
-    if not isinstance(value, dict):
-        return f"<p>{escape(_cell(value))}</p>"
-    parts = [_table(["", "value"], [[k, v] for k, v in value.items() if not _is_table(v)])]
-    for key, inner in value.items():
-        if _is_table(inner):
-            parts.append(f"<h3>{escape(key)}</h3>" + _counts_chart(inner) + _dict_table(inner, ""))
-    return "".join(parts)
-
-
 def _is_table(value: Any) -> bool:
     return (
         isinstance(value, dict) and bool(value) and all(isinstance(v, dict) for v in value.values())
     )
-
-
-def _counts_chart(table: dict[str, dict[str, Any]]) -> str:
-    """Bars of the fields that are whole numbers in every row."""
-    fields = [
-        field
-        for field in dict.fromkeys(k for row in table.values() for k in row)
-        if all(_is_int(row.get(field)) for row in table.values())
-    ]
-    if not fields:
-        return ""
-    series = [Series(field, _PALETTE[n % len(_PALETTE)]) for n, field in enumerate(fields)]
-    rows = [Row(name, [row[field] for field in fields]) for name, row in table.items()]
-    return legend(series) + hbars(rows, series)
 
 
 def _dict_table(table: dict[str, dict[str, Any]], corner: str) -> str:
@@ -139,11 +111,3 @@ def _cell(value: Any) -> str:
     if isinstance(value, (dict, list)):
         return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
     return "" if value is None else str(value)
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _int(value: Any) -> int:
-    return value if _is_int(value) else 0
