@@ -189,10 +189,44 @@ def test_adding_images_moves_no_earlier_image(tmp_path, method):
 
 def test_keep_reports_what_it_kept(tmp_path, small, capsys):
     earlier = write(tmp_path / "earlier-test.manifest", [image_line("cat0.jpg", ["cat"])])
-    status, _, test = run_split(tmp_path, small, "--keep", earlier)
+    status, train, test = run_split(tmp_path, small, "--keep", earlier)
     assert status == 0
-    assert "  kept from the earlier split: 0 training, 1 test" in capsys.readouterr().err
-    assert f"{BUCKET}cat0.jpg" in keys(test)
+    err = capsys.readouterr().err
+    # without the earlier training manifest, no other image may move to test
+    assert "  kept from the earlier split: 19 training, 1 test" in err
+    assert f"--keep without --keep-training: every image not in {earlier} stays in training" in err
+    assert keys(test) == [f"{BUCKET}cat0.jpg"]
+    assert len(keys(train)) == 19
+
+
+def grown(tmp_path: Path, small: str) -> str:
+    """``small`` and ten new images of its classes."""
+    new = [image_line(f"new{i}.jpg", ["cat" if i % 2 else "dog"]) for i in range(10)]
+    return write(tmp_path / "grown.manifest", [Path(small).read_bytes(), *new])
+
+
+def test_keep_alone_moves_no_earlier_image(tmp_path, small):
+    status, train, test = run_split(tmp_path, small)
+    assert status == 0
+    bigger = grown(tmp_path, small)
+    train2, test2 = tmp_path / "train2", tmp_path / "test2"
+    args = ["split", bigger, "-o", str(train2), "--test-output", str(test2), "--keep", str(test)]
+    assert main(args) == 0
+    assert set(keys(train)) <= set(keys(train2))
+    assert set(keys(test)) == set(keys(test2))
+
+
+def test_keep_with_the_training_output_in_place_places_new_images(tmp_path, small, capsys):
+    status, train, test = run_split(tmp_path, small)
+    assert status == 0
+    earlier_train, earlier_test = set(keys(train)), set(keys(test))
+    test2 = tmp_path / "test2"
+    args = ["split", grown(tmp_path, small), "-o", str(train), "--test-output", str(test2)]
+    assert main([*args, "--keep", str(test)]) == 0
+    assert f"earlier training images: those in {train}, as it was" in capsys.readouterr().err
+    assert earlier_train <= set(keys(train))
+    assert earlier_test <= set(keys(test2))
+    assert len(set(keys(test2)) - earlier_test) >= 1  # new images go to test too
 
 
 BAD_INPUT = [

@@ -13,6 +13,7 @@ from gtmerge.errors import MergeError
 from gtmerge.keys import bucket_of
 from gtmerge.report import count_lines
 from gtmerge.s3 import S3
+from gtmerge.sources import InputError, expand
 from gtmerge.split.pair import open_pair
 from gtmerge.split.place import METHODS, STRATIFIED, TEST, TRAIN, place
 from gtmerge.split.read import (
@@ -166,7 +167,8 @@ def split(
         dataset = read_dataset(manifest, s3, groups, spool_dir)
         if not dataset.keys:
             raise SplitError(f"{dataset.name}: the manifest has no images")
-        kept = _kept(dataset, keep, keep_training, s3)
+        notes: list[str] = []
+        kept = _kept(dataset, keep, keep_training, output, s3, notes)
         sides = place(dataset, fraction, method, seed, kept)
         _check_both_sides(dataset, sides, method)
         result = SplitResult(dataset.name, (output, test_output), fraction, method, seed)
@@ -175,6 +177,7 @@ def split(
             sum(1 for key in dataset.keys if kept.get(key) == TRAIN),
             sum(1 for key in dataset.keys if kept.get(key) == TEST),
         )
+        result.warnings.extend(notes)
         _count(dataset, sides, result)
         result.findings = _write(dataset, sides, (output, test_output), s3)
     if report:
@@ -191,7 +194,24 @@ def check_split_options(fraction: float, method: str) -> None:
         raise SplitError(f"method {method!r}: must be one of {', '.join(METHODS)}")
 
 
-def _kept(dataset: Dataset, keep: str | None, keep_training: str | None, s3: S3) -> dict[str, int]:
+def _kept(
+    dataset: Dataset,
+    keep: str | None,
+    keep_training: str | None,
+    output: str,
+    s3: S3,
+    warnings: list[str],
+) -> dict[str, int]:
+    """Image key → the side an earlier split put it on.
+
+    ``--keep`` alone names the earlier test manifest only. Its training manifest is then the
+    one ``output`` still holds (a split grown in place), or, without one, unknown: earlier
+    training images cannot be told from new images, so every image not in the earlier test
+    stays in training, and no earlier image moves.
+    """
+    if keep is not None and keep_training is None and _exists(output, s3):
+        keep_training = output
+        warnings.append(f"earlier training images: those in {output}, as it was")
     kept: dict[str, int] = {}
     for spec, side in ((keep_training, TRAIN), (keep, TEST)):
         if spec is None:
@@ -205,7 +225,21 @@ def _kept(dataset: Dataset, keep: str | None, keep_training: str | None, s3: S3)
                 )
             if kept.setdefault(key, side) != side:
                 raise SplitError(f"{name}:{line}: {key} is in both earlier manifests")
+    if keep is not None and keep_training is None:
+        kept.update((key, TRAIN) for key in dataset.keys if key not in kept)
+        warnings.append(
+            f"--keep without --keep-training: every image not in {keep} stays in training "
+            "(new images cannot be told from earlier training images); give --keep-training "
+            "to place new images by the fraction"
+        )
     return kept
+
+
+def _exists(target: str, s3: S3) -> bool:
+    try:
+        return bool(expand(target, s3))
+    except InputError:
+        return False
 
 
 def _check_both_sides(dataset: Dataset, sides: list[int], method: str) -> None:
