@@ -326,3 +326,25 @@ def test_default_run_with_a_second_job_is_the_union_as_before(tmp_path: Path) ->
     images = run(tmp_path)["images"]
     assert images["c.jpg"][0] == ["deer", "elk", "moose"]
     assert images["a.jpg"][0] == ["deer", "indoor", "kitchen", "night"]
+
+
+@pytest.mark.parametrize("on_reject", ["labels", "image"])
+def test_an_adjustment_after_a_bad_verdict_wins_and_the_image_is_not_relabelled(
+    tmp_path: Path, on_reject: str
+) -> None:
+    original = boxes("boxes", [("cat", 10, 10, 50, 50)], job="boxes", date=D1)
+    bad = verification("boxes-check", "bad", job="check", date=D2)
+    fixed = boxes(
+        "boxes-adjusted", [("cat", 12, 10, 50, 50)], adjustment="adjusted", job="fix", date=D3
+    )
+    source = tmp_path / "chained.manifest"
+    source.write_text(manifest(line("a.jpg", original), line("a.jpg", original, bad, fixed)))
+    out, relabel, report = (tmp_path / n for n in ("o.manifest", "r.manifest", "r.json"))
+    merge([str(source)], str(out), on_reject=on_reject, relabel=str(relabel), report=str(report))
+    written = json.loads(out.read_text())
+    assert written["bounding-box0"]["annotations"] == [
+        {"class_id": 0, "top": 10, "left": 12, "width": 50, "height": 50}
+    ]
+    assert relabel.read_text() == ""
+    consolidation = json.loads(report.read_text())["consolidation"]
+    assert (consolidation["rejected_images"], consolidation["images_dropped"]) == (0, 0)

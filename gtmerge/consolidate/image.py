@@ -49,11 +49,17 @@ def consolidate(answers: Answers, config: Consolidation, stats: ConsolidationSta
     if config.classes.active:
         labels = filter_labels(labels, config.classes, stats)
         box_sets = filter_box_sets(box_sets, config.classes, stats)
+    drawn = box_sets
     box_sets = [b for b in box_sets if b.geometry not in answers.superseded]
     relabel = False
     if answers.verdicts:
         stats.verification_attributes.update(v.attribute for v in answers.verdicts)
         rejected = _rejected(answers.verdicts, config) if config.applies_verdicts else {}
+        rejected = {
+            target: when
+            for target, when in rejected.items()
+            if not _adjusted_after(target, when, drawn, box_sets, answers.superseded)
+        }
         if rejected:
             relabel = True
             stats.rejected_images += 1
@@ -89,6 +95,25 @@ def _rejected(verdicts: Sequence[Verdict], config: Consolidation) -> dict[Answer
         for target, verdict in last.items()
         if verdict.verdict.casefold() in config.reject_verdicts
     }
+
+
+def _adjusted_after(
+    target: AnswerKey,
+    when: str,
+    drawn: Sequence[BoxSet],
+    kept: Sequence[BoxSet],
+    superseded: set[object],
+) -> bool:
+    """Whether an adjustment made after the verdict replaced (or redrew unchanged) every box
+    set of the rejected answer: a later adjustment wins over a bad verdict on the originals,
+    so nothing is rejected and the image needs no relabeling."""
+    rejected = [b for b in drawn if b.answer == target]
+    later = {b.geometry for b in kept if b.answer != target and date_order(b.creation_date) > when}
+    return (
+        bool(rejected)
+        and bool(later)
+        and all(b.geometry in superseded or b.geometry in later for b in rejected)
+    )
 
 
 def _without_rejected(
