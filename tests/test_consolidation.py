@@ -348,3 +348,29 @@ def test_an_adjustment_after_a_bad_verdict_wins_and_the_image_is_not_relabelled(
     assert relabel.read_text() == ""
     consolidation = json.loads(report.read_text())["consolidation"]
     assert (consolidation["rejected_images"], consolidation["images_dropped"]) == (0, 0)
+
+
+def test_an_empty_multilabel_answer_makes_its_question_multilabel(tmp_path: Path) -> None:
+    source = tmp_path / "mixed.manifest"
+    source.write_text(
+        manifest(
+            line("a.jpg", species("species-1", "deer", D1)),
+            line("a.jpg", multilabel("tags", {}, job="tags", date=D2)),
+        )
+    )
+    out, conflicts = tmp_path / "o.manifest", tmp_path / "c.jsonl"
+    merge(
+        [str(source)],
+        str(out),
+        policy="vote",
+        tie="first",
+        questions=["species=species,tags"],
+        conflicts=str(conflicts),
+    )
+    written = json.loads(out.read_text())
+    assert written["label0-metadata"]["class-name"] == "deer"
+    assert json.loads(conflicts.read_text())["decision"] == {
+        "policy": "vote",
+        "kept": ["deer"],
+        "reason": "majority, ties: first answer wins",
+    }

@@ -170,7 +170,8 @@ def _labels(
             policies.Answer(
                 answer,
                 tuple(dict.fromkeys(label.name for label in given[answer])),
-                any(label.multilabel for label in given[answer]),
+                # an empty selection (no label) only comes from a multi-label job
+                not given[answer] or any(label.multilabel for label in given[answer]),
             )
             for answer in keys
         ]
