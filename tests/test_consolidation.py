@@ -374,3 +374,13 @@ def test_an_empty_multilabel_answer_makes_its_question_multilabel(tmp_path: Path
         "kept": ["deer"],
         "reason": "majority, ties: first answer wins",
     }
+
+
+def test_drop_and_keep_class_warnings_look_at_the_classes_after_renaming(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = [*project(tmp_path), "-o", str(tmp_path / "o.manifest"), "--rename", "moose=wapiti"]
+    status = main(["merge", *args, "--keep-class", "wapiti", "--drop-class", "moose"])
+    assert status == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    assert warnings == ["  warning: --drop-class moose: no class moose after --rename"]
