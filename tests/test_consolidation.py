@@ -384,3 +384,27 @@ def test_drop_and_keep_class_warnings_look_at_the_classes_after_renaming(
     assert status == 0
     warnings = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
     assert warnings == ["  warning: --drop-class moose: no class moose after --rename"]
+
+
+def test_box_objects_drawn_by_half_the_answers_are_reported_as_ties(tmp_path: Path) -> None:
+    source = tmp_path / "two.manifest"
+    source.write_text(
+        manifest(
+            line("a.jpg", boxes("det-1", [("cat", 0, 0, 50, 50)], job="d1", date=D1)),
+            line("a.jpg", boxes("det-2", [("dog", 200, 200, 50, 50)], job="d2", date=D2)),
+        )
+    )
+    out, conflicts, report = (tmp_path / n for n in ("o.manifest", "c.jsonl", "r.json"))
+    merge(
+        [str(source)],
+        str(out),
+        policy="vote",
+        questions=["det=det-1,det-2"],
+        conflicts=str(conflicts),
+        report=str(report),
+    )
+    consolidation = json.loads(report.read_text())["consolidation"]
+    assert consolidation["boxes_dropped_by_reason"] == {"vote: tie": 2}
+    assert json.loads(conflicts.read_text())["decision"]["reason"] == (
+        "IoU 0.5: 0 objects drawn by 2 of 2 answers, ties: dropped"
+    )

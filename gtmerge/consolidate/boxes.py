@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from gtmerge.consolidate.config import Consolidation
-from gtmerge.consolidate.policies import latest
+from gtmerge.consolidate.policies import latest, tie_reason
 from gtmerge.model import Box, BoxSet
 
 
@@ -94,11 +94,12 @@ def _drawn(box_set: BoxSet) -> list[tuple[str, float, float, float, float]]:
 @dataclass(frozen=True)
 class BoxVote:
     """The consolidated box set (None when no object reached the quorum), its reason, and the
-    number of boxes left out."""
+    number of boxes left out (``tied`` of them in objects that tied)."""
 
     box_set: BoxSet | None
     reason: str
     dropped: int
+    tied: int = 0
 
 
 def vote(box_sets: Sequence[BoxSet], config: Consolidation) -> BoxVote:
@@ -112,18 +113,23 @@ def vote(box_sets: Sequence[BoxSet], config: Consolidation) -> BoxVote:
     required = config.required_votes(count)
     deciding = 0 if config.tie == "first" else latest([b.answer for b in box_sets])
     kept: list[Box] = []
-    dropped = 0
+    dropped = tied = 0
+    ties = False
     for candidate in match(box_sets, config.iou):
         votes = len(candidate.members)
         tie = config.quorum is None and 2 * votes == count
         drawn_by_deciding = any(index == deciding for index, _ in candidate.members)
+        ties = ties or tie
         if votes >= required or (tie and config.tie != "drop" and drawn_by_deciding):
             kept.append(candidate.mean())
         else:
             dropped += votes
+            tied += votes if tie else 0
     reason = f"IoU {config.iou}: {len(kept)} objects drawn by {required} of {count} answers"
+    if ties:
+        reason += f", ties: {tie_reason(config.tie)}"
     if not kept:
-        return BoxVote(None, reason, dropped)
+        return BoxVote(None, reason, dropped, tied)
     first = box_sets[0]
     return BoxVote(
         BoxSet(
@@ -136,6 +142,7 @@ def vote(box_sets: Sequence[BoxSet], config: Consolidation) -> BoxVote:
         ),
         reason,
         dropped,
+        tied,
     )
 
 

@@ -231,7 +231,8 @@ def _box_sets(
             written = [box_sets[p] for positions in given.values() for p in positions]
         elif config.policy == "vote":
             voted = boxes.vote(sets, config)
-            stats.boxes_dropped["vote: below quorum"] += voted.dropped
+            stats.boxes_dropped["vote: below quorum"] += voted.dropped - voted.tied
+            stats.boxes_dropped["vote: tie"] += voted.tied
             written = [voted.box_set] if voted.box_set is not None else []
             kept.extend((min(p for ps in given.values() for p in ps), b) for b in written)
             reason = voted.reason
