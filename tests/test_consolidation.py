@@ -408,3 +408,8 @@ def test_box_objects_drawn_by_half_the_answers_are_reported_as_ties(tmp_path: Pa
     assert json.loads(conflicts.read_text())["decision"]["reason"] == (
         "IoU 0.5: 0 objects drawn by 2 of 2 answers, ties: dropped"
     )
+
+
+def test_a_rename_does_not_bring_back_boxes_an_adjustment_replaced(tmp_path: Path) -> None:
+    result = run(tmp_path, verdicts="count", rename=["cat=feline"])
+    assert result["images"]["a.jpg"][1] == [("feline", 105, 100, 200, 200)]

@@ -45,12 +45,12 @@ class Answers(NamedTuple):
 
 
 def consolidate(answers: Answers, config: Consolidation, stats: ConsolidationStats) -> Outcome:
-    labels, box_sets, blank = answers.labels, answers.box_sets, answers.blank
+    labels, drawn, blank = answers.labels, answers.box_sets, answers.blank
+    # superseded sets are known by their boxes as drawn: dropped before classes are renamed
+    box_sets = [b for b in drawn if b.geometry not in answers.superseded]
     if config.classes.active:
         labels = filter_labels(labels, config.classes, stats)
         box_sets = filter_box_sets(box_sets, config.classes, stats)
-    drawn = box_sets
-    box_sets = [b for b in box_sets if b.geometry not in answers.superseded]
     relabel = False
     if answers.verdicts:
         stats.verification_attributes.update(v.attribute for v in answers.verdicts)
@@ -58,7 +58,7 @@ def consolidate(answers: Answers, config: Consolidation, stats: ConsolidationSta
         rejected = {
             target: when
             for target, when in rejected.items()
-            if not _adjusted_after(target, when, drawn, box_sets, answers.superseded)
+            if not _adjusted_after(target, when, drawn, answers.superseded)
         }
         if rejected:
             relabel = True
@@ -101,14 +101,19 @@ def _adjusted_after(
     target: AnswerKey,
     when: str,
     drawn: Sequence[BoxSet],
-    kept: Sequence[BoxSet],
     superseded: set[object],
 ) -> bool:
     """Whether an adjustment made after the verdict replaced (or redrew unchanged) every box
     set of the rejected answer: a later adjustment wins over a bad verdict on the originals,
     so nothing is rejected and the image needs no relabeling."""
     rejected = [b for b in drawn if b.answer == target]
-    later = {b.geometry for b in kept if b.answer != target and date_order(b.creation_date) > when}
+    later = {
+        b.geometry
+        for b in drawn
+        if b.answer != target
+        and b.geometry not in superseded
+        and date_order(b.creation_date) > when
+    }
     return (
         bool(rejected)
         and bool(later)
