@@ -413,3 +413,18 @@ def test_box_objects_drawn_by_half_the_answers_are_reported_as_ties(tmp_path: Pa
 def test_a_rename_does_not_bring_back_boxes_an_adjustment_replaced(tmp_path: Path) -> None:
     result = run(tmp_path, verdicts="count", rename=["cat=feline"])
     assert result["images"]["a.jpg"][1] == [("feline", 105, 100, 200, 200)]
+
+
+@pytest.mark.parametrize("on_reject", ["labels", "image"])
+def test_an_attribute_every_answer_of_which_was_rejected_is_not_warned_missing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], on_reject: str
+) -> None:
+    source = tmp_path / "checked.manifest"
+    checked = verification("species-check", "Blurry", job="quality", date=D2)
+    source.write_text(manifest(line("a.jpg", species("species-1", "deer", D1), checked)))
+    args = ["merge", str(source), "-o", str(tmp_path / "o.manifest"), "--on-reject", on_reject]
+    options = ["--reject-verdict", "blurry", "--verifies", "species-check=species"]
+    assert main([*args, *options, "--question", "sp=species"]) == 0
+    err = capsys.readouterr().err
+    assert "verdicts rejected 1 image" in err
+    assert "warning" not in err

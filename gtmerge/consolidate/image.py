@@ -46,6 +46,10 @@ class Answers(NamedTuple):
 
 def consolidate(answers: Answers, config: Consolidation, stats: ConsolidationStats) -> Outcome:
     labels, drawn, blank = answers.labels, answers.box_sets, answers.blank
+    # every attribute the inputs have, for the warnings, whatever is dropped below
+    stats.attributes.update(label.attribute for label in labels)
+    stats.attributes.update(box_set.attribute for box_set in drawn)
+    stats.attributes.update(answer[0] for answer in blank)
     # superseded sets are known by their boxes as drawn: dropped before classes are renamed
     box_sets = [b for b in drawn if b.geometry not in answers.superseded]
     if config.classes.active:
