@@ -326,3 +326,105 @@ def test_default_run_with_a_second_job_is_the_union_as_before(tmp_path: Path) ->
     images = run(tmp_path)["images"]
     assert images["c.jpg"][0] == ["deer", "elk", "moose"]
     assert images["a.jpg"][0] == ["deer", "indoor", "kitchen", "night"]
+
+
+@pytest.mark.parametrize("on_reject", ["labels", "image"])
+def test_an_adjustment_after_a_bad_verdict_wins_and_the_image_is_not_relabelled(
+    tmp_path: Path, on_reject: str
+) -> None:
+    original = boxes("boxes", [("cat", 10, 10, 50, 50)], job="boxes", date=D1)
+    bad = verification("boxes-check", "bad", job="check", date=D2)
+    fixed = boxes(
+        "boxes-adjusted", [("cat", 12, 10, 50, 50)], adjustment="adjusted", job="fix", date=D3
+    )
+    source = tmp_path / "chained.manifest"
+    source.write_text(manifest(line("a.jpg", original), line("a.jpg", original, bad, fixed)))
+    out, relabel, report = (tmp_path / n for n in ("o.manifest", "r.manifest", "r.json"))
+    merge([str(source)], str(out), on_reject=on_reject, relabel=str(relabel), report=str(report))
+    written = json.loads(out.read_text())
+    assert written["bounding-box0"]["annotations"] == [
+        {"class_id": 0, "top": 10, "left": 12, "width": 50, "height": 50}
+    ]
+    assert relabel.read_text() == ""
+    consolidation = json.loads(report.read_text())["consolidation"]
+    assert (consolidation["rejected_images"], consolidation["images_dropped"]) == (0, 0)
+
+
+def test_an_empty_multilabel_answer_makes_its_question_multilabel(tmp_path: Path) -> None:
+    source = tmp_path / "mixed.manifest"
+    source.write_text(
+        manifest(
+            line("a.jpg", species("species-1", "deer", D1)),
+            line("a.jpg", multilabel("tags", {}, job="tags", date=D2)),
+        )
+    )
+    out, conflicts = tmp_path / "o.manifest", tmp_path / "c.jsonl"
+    merge(
+        [str(source)],
+        str(out),
+        policy="vote",
+        tie="first",
+        questions=["species=species,tags"],
+        conflicts=str(conflicts),
+    )
+    written = json.loads(out.read_text())
+    assert written["label0-metadata"]["class-name"] == "deer"
+    assert json.loads(conflicts.read_text())["decision"] == {
+        "policy": "vote",
+        "kept": ["deer"],
+        "reason": "majority, ties: first answer wins",
+    }
+
+
+def test_drop_and_keep_class_warnings_look_at_the_classes_after_renaming(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = [*project(tmp_path), "-o", str(tmp_path / "o.manifest"), "--rename", "moose=wapiti"]
+    status = main(["merge", *args, "--keep-class", "wapiti", "--drop-class", "moose"])
+    assert status == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    assert warnings == ["  warning: --drop-class moose: no class moose after --rename"]
+
+
+def test_box_objects_drawn_by_half_the_answers_are_reported_as_ties(tmp_path: Path) -> None:
+    source = tmp_path / "two.manifest"
+    source.write_text(
+        manifest(
+            line("a.jpg", boxes("det-1", [("cat", 0, 0, 50, 50)], job="d1", date=D1)),
+            line("a.jpg", boxes("det-2", [("dog", 200, 200, 50, 50)], job="d2", date=D2)),
+        )
+    )
+    out, conflicts, report = (tmp_path / n for n in ("o.manifest", "c.jsonl", "r.json"))
+    merge(
+        [str(source)],
+        str(out),
+        policy="vote",
+        questions=["det=det-1,det-2"],
+        conflicts=str(conflicts),
+        report=str(report),
+    )
+    consolidation = json.loads(report.read_text())["consolidation"]
+    assert consolidation["boxes_dropped_by_reason"] == {"vote: tie": 2}
+    assert json.loads(conflicts.read_text())["decision"]["reason"] == (
+        "IoU 0.5: 0 objects drawn by 2 of 2 answers, ties: dropped"
+    )
+
+
+def test_a_rename_does_not_bring_back_boxes_an_adjustment_replaced(tmp_path: Path) -> None:
+    result = run(tmp_path, verdicts="count", rename=["cat=feline"])
+    assert result["images"]["a.jpg"][1] == [("feline", 105, 100, 200, 200)]
+
+
+@pytest.mark.parametrize("on_reject", ["labels", "image"])
+def test_an_attribute_every_answer_of_which_was_rejected_is_not_warned_missing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], on_reject: str
+) -> None:
+    source = tmp_path / "checked.manifest"
+    checked = verification("species-check", "Blurry", job="quality", date=D2)
+    source.write_text(manifest(line("a.jpg", species("species-1", "deer", D1), checked)))
+    args = ["merge", str(source), "-o", str(tmp_path / "o.manifest"), "--on-reject", on_reject]
+    options = ["--reject-verdict", "blurry", "--verifies", "species-check=species"]
+    assert main([*args, *options, "--question", "sp=species"]) == 0
+    err = capsys.readouterr().err
+    assert "verdicts rejected 1 image" in err
+    assert "warning" not in err

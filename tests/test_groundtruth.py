@@ -366,3 +366,12 @@ def test_a_lone_box_attribute_is_what_a_verdict_verified_whatever_the_dates() ->
     item = verified(line("a.jpg", later, VERIFY_BAD))
     assert isinstance(item, Parsed)
     assert item.image.verdicts[0].target == ("bb", "labeling-job/boxes", "2030-01-01T00:00:00")
+
+
+def test_boxes_drawn_after_a_verdict_on_a_classification_are_not_what_it_verified() -> None:
+    species = classification("species", "dog")  # 2018-10-18, verified on 2018-11-20
+    later = boxes("bb", [("dog", 1, 2, 30, 40)], date="2019-01-01T00:00:00")
+    item = verified(line("a.jpg", species, VERIFY_BAD, later))
+    assert isinstance(item, Parsed)
+    target = ("species", "labeling-job/species", "2018-10-18T22:18:13.527256")
+    assert item.image.verdicts[0].target == target

@@ -202,3 +202,18 @@ def test_bad_options_are_refused_with_the_option_named() -> None:
         Consolidation(quorum=1.5)
     with pytest.raises(OptionError, match=r"--policy 'majority': one of union, vote"):
         Consolidation(policy="majority")  # type: ignore[arg-type]
+
+
+def test_box_vote_scales_answers_drawn_at_another_image_size_to_the_first() -> None:
+    large = BoxSet(
+        ImageSize(1280, 960), (box("cat", 200, 200),), True, "2026-01-01T00:00:00", "j0", "boxes"
+    )
+    sets = [
+        large,
+        box_set("j1", box("cat", 104, 100, 50, 50)),
+        box_set("j2", box("cat", 96, 100, 50, 50)),
+    ]
+    result = vote(sets, Consolidation(policy="vote"))
+    assert result.box_set is not None
+    assert result.box_set.image_size == ImageSize(1280, 960)
+    assert result.box_set.boxes == (Box("cat", 200, 200, 100, 100, 0.5),)

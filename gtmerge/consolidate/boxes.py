@@ -8,11 +8,11 @@ object; an object is kept when a quorum of the answers drew it, at the mean of i
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from gtmerge.consolidate.config import Consolidation
-from gtmerge.consolidate.policies import latest
-from gtmerge.model import Box, BoxSet
+from gtmerge.consolidate.policies import latest, tie_reason
+from gtmerge.model import Box, BoxSet, ImageSize
 
 
 def iou(a: Box, b: Box) -> float:
@@ -74,6 +74,32 @@ def match(box_sets: Sequence[BoxSet], threshold: float) -> list[_Object]:
     return objects
 
 
+def scaled(box_set: BoxSet, size: ImageSize) -> BoxSet:
+    """``box_set`` with its boxes in the coordinates of an image of ``size``: answers drawn on
+    the image at another size are compared and averaged at the same scale."""
+    own = box_set.image_size
+    if (own.width, own.height) == (size.width, size.height):
+        return box_set
+    x, y = size.width / own.width, size.height / own.height
+    boxes = tuple(
+        replace(
+            b,
+            left=_times(b.left, x),
+            top=_times(b.top, y),
+            width=_times(b.width, x),
+            height=_times(b.height, y),
+        )
+        for b in box_set.boxes
+    )
+    return replace(box_set, image_size=size, boxes=boxes)
+
+
+def _times(value: float, factor: float) -> float:
+    """``value * factor``, an integer when ``value`` was one and the product is one."""
+    product = value * factor
+    return int(product) if type(value) is int and product.is_integer() else product
+
+
 def same(box_sets: Sequence[BoxSet]) -> bool:
     """Whether every answer drew exactly the same boxes (classes and coordinates, in any
     order): anything else is a difference the conflicts file shows."""
@@ -84,7 +110,9 @@ def same(box_sets: Sequence[BoxSet]) -> bool:
 def agree(box_sets: Sequence[BoxSet], threshold: float) -> bool:
     """Whether the answers drew the same objects, each matched in every answer by IoU (how
     two annotators agree: nobody draws the same box twice to the pixel)."""
-    return all(len(o.members) == len(box_sets) for o in match(box_sets, threshold))
+    size = box_sets[0].image_size
+    sets = [scaled(box_set, size) for box_set in box_sets]
+    return all(len(o.members) == len(sets) for o in match(sets, threshold))
 
 
 def _drawn(box_set: BoxSet) -> list[tuple[str, float, float, float, float]]:
@@ -94,11 +122,12 @@ def _drawn(box_set: BoxSet) -> list[tuple[str, float, float, float, float]]:
 @dataclass(frozen=True)
 class BoxVote:
     """The consolidated box set (None when no object reached the quorum), its reason, and the
-    number of boxes left out."""
+    number of boxes left out (``tied`` of them in objects that tied)."""
 
     box_set: BoxSet | None
     reason: str
     dropped: int
+    tied: int = 0
 
 
 def vote(box_sets: Sequence[BoxSet], config: Consolidation) -> BoxVote:
@@ -106,24 +135,30 @@ def vote(box_sets: Sequence[BoxSet], config: Consolidation) -> BoxVote:
 
     Under the default quorum (more than half), an object drawn by exactly half the answers is
     a tie: ``--tie first|latest`` keep it when the first (latest) answer drew it. The set keeps
-    the image size and provenance of the first answer.
+    the image size and provenance of the first answer (the others are scaled to its size).
     """
+    box_sets = [scaled(box_set, box_sets[0].image_size) for box_set in box_sets]
     count = len(box_sets)
     required = config.required_votes(count)
     deciding = 0 if config.tie == "first" else latest([b.answer for b in box_sets])
     kept: list[Box] = []
-    dropped = 0
+    dropped = tied = 0
+    ties = False
     for candidate in match(box_sets, config.iou):
         votes = len(candidate.members)
         tie = config.quorum is None and 2 * votes == count
         drawn_by_deciding = any(index == deciding for index, _ in candidate.members)
+        ties = ties or tie
         if votes >= required or (tie and config.tie != "drop" and drawn_by_deciding):
             kept.append(candidate.mean())
         else:
             dropped += votes
+            tied += votes if tie else 0
     reason = f"IoU {config.iou}: {len(kept)} objects drawn by {required} of {count} answers"
+    if ties:
+        reason += f", ties: {tie_reason(config.tie)}"
     if not kept:
-        return BoxVote(None, reason, dropped)
+        return BoxVote(None, reason, dropped, tied)
     first = box_sets[0]
     return BoxVote(
         BoxSet(
@@ -136,6 +171,7 @@ def vote(box_sets: Sequence[BoxSet], config: Consolidation) -> BoxVote:
         ),
         reason,
         dropped,
+        tied,
     )
 
 

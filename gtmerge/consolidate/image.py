@@ -45,15 +45,25 @@ class Answers(NamedTuple):
 
 
 def consolidate(answers: Answers, config: Consolidation, stats: ConsolidationStats) -> Outcome:
-    labels, box_sets, blank = answers.labels, answers.box_sets, answers.blank
+    labels, drawn, blank = answers.labels, answers.box_sets, answers.blank
+    # every attribute the inputs have, for the warnings, whatever is dropped below
+    stats.attributes.update(label.attribute for label in labels)
+    stats.attributes.update(box_set.attribute for box_set in drawn)
+    stats.attributes.update(answer[0] for answer in blank)
+    # superseded sets are known by their boxes as drawn: dropped before classes are renamed
+    box_sets = [b for b in drawn if b.geometry not in answers.superseded]
     if config.classes.active:
         labels = filter_labels(labels, config.classes, stats)
         box_sets = filter_box_sets(box_sets, config.classes, stats)
-    box_sets = [b for b in box_sets if b.geometry not in answers.superseded]
     relabel = False
     if answers.verdicts:
         stats.verification_attributes.update(v.attribute for v in answers.verdicts)
         rejected = _rejected(answers.verdicts, config) if config.applies_verdicts else {}
+        rejected = {
+            target: when
+            for target, when in rejected.items()
+            if not _adjusted_after(target, when, drawn, answers.superseded)
+        }
         if rejected:
             relabel = True
             stats.rejected_images += 1
@@ -89,6 +99,30 @@ def _rejected(verdicts: Sequence[Verdict], config: Consolidation) -> dict[Answer
         for target, verdict in last.items()
         if verdict.verdict.casefold() in config.reject_verdicts
     }
+
+
+def _adjusted_after(
+    target: AnswerKey,
+    when: str,
+    drawn: Sequence[BoxSet],
+    superseded: set[object],
+) -> bool:
+    """Whether an adjustment made after the verdict replaced (or redrew unchanged) every box
+    set of the rejected answer: a later adjustment wins over a bad verdict on the originals,
+    so nothing is rejected and the image needs no relabeling."""
+    rejected = [b for b in drawn if b.answer == target]
+    later = {
+        b.geometry
+        for b in drawn
+        if b.answer != target
+        and b.geometry not in superseded
+        and date_order(b.creation_date) > when
+    }
+    return (
+        bool(rejected)
+        and bool(later)
+        and all(b.geometry in superseded or b.geometry in later for b in rejected)
+    )
 
 
 def _without_rejected(
@@ -145,7 +179,8 @@ def _labels(
             policies.Answer(
                 answer,
                 tuple(dict.fromkeys(label.name for label in given[answer])),
-                any(label.multilabel for label in given[answer]),
+                # an empty selection (no label) only comes from a multi-label job
+                not given[answer] or any(label.multilabel for label in given[answer]),
             )
             for answer in keys
         ]
@@ -205,7 +240,8 @@ def _box_sets(
             written = [box_sets[p] for positions in given.values() for p in positions]
         elif config.policy == "vote":
             voted = boxes.vote(sets, config)
-            stats.boxes_dropped["vote: below quorum"] += voted.dropped
+            stats.boxes_dropped["vote: below quorum"] += voted.dropped - voted.tied
+            stats.boxes_dropped["vote: tie"] += voted.tied
             written = [voted.box_set] if voted.box_set is not None else []
             kept.extend((min(p for ps in given.values() for p in ps), b) for b in written)
             reason = voted.reason

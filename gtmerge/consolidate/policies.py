@@ -94,7 +94,7 @@ def _vote_each(
             dropped[name] = "vote: below quorum"
     reason = "majority" if config.quorum is None else f"quorum {required} of {len(answers)}"
     if tied:
-        reason += f", ties: {_tie_reason(config.tie)}"
+        reason += f", ties: {tie_reason(config.tie)}"
     return Decision(tuple(kept), reason, tuple(range(len(answers))), dropped)
 
 
@@ -116,7 +116,7 @@ def _vote_one(
         reason = "majority" if config.quorum is None else f"quorum {required} of {len(answers)}"
     elif len(leaders) > 1 and (top >= required or config.quorum is None):
         winner = _tie_winner(answers, set(leaders), config.tie)
-        reason = f"tie between {', '.join(leaders)}: {_tie_reason(config.tie)}"
+        reason = f"tie between {', '.join(leaders)}: {tie_reason(config.tie)}"
     else:
         winner = None
         reason = f"no quorum: {top} of {len(answers)} answers, {required} needed"
@@ -150,5 +150,5 @@ def _tie_winner(answers: Sequence[Answer], tied: set[str], tie: Tie) -> str | No
     return next(name for name in answers[chosen].classes if name in tied)
 
 
-def _tie_reason(tie: Tie) -> str:
+def tie_reason(tie: Tie) -> str:
     return {"first": "first answer wins", "latest": "latest answer wins", "drop": "dropped"}[tie]

@@ -111,9 +111,14 @@ class ConsolidationStats:
                 found.append(
                     f"--verifies {verifier}={verified}: no label attribute {verified} in the inputs"
                 )
+        # --rename names classes as the inputs have them, --drop-class and --keep-class as
+        # they are after renaming
+        rename = config.classes.rename
+        renamed = {rename.get(name, name) for name in self.classes}
         for name, option in sorted(config.classes.named_classes().items()):
-            if name not in self.classes:
-                found.append(f"{option} {name}: no class {name} in the inputs")
+            if name not in (self.classes if option == "--rename" else renamed):
+                where = "after --rename" if name in self.classes else "in the inputs"
+                found.append(f"{option} {name}: no class {name} {where}")
         return found
 
     def to_dict(self, config: Consolidation) -> dict[str, Any]:

@@ -213,7 +213,8 @@ def _with_target(
     A verification job shows its workers one attribute of its input line, and its output keeps
     every attribute of that line, but it does not say which one it showed (fact sheet §9.1).
     ``verifies`` names it per verification attribute. Otherwise the verified attribute is the
-    line's one bounding-box attribute (or, with none, its one classification attribute). With
+    line's one bounding-box attribute (or, with none dated before the verdict, its one
+    classification attribute). With
     several, the one that existed when the verdict was given: an attribute dated after the
     verdict was added by a later job, and a box set replaced by an adjustment before the
     verdict was not what the workers saw. Anything else is ambiguous, and nothing is guessed.
@@ -227,6 +228,11 @@ def _with_target(
                 return replace(verdict, target=answer)
         raise UnusableAttribute(f"verdict: it verifies {named} (--verifies), not in the line")
     when = date_order(verdict.creation_date)
+    if all(date_order(b[2]) > when for b, _ in boxes) and any(
+        date_order(c[2]) <= when for c in classes
+    ):
+        # every box attribute was added after the verdict: it verified a classification
+        boxes = []
     kind, candidates = "bounding-box", _shown(boxes, when)
     if not boxes:
         kind, candidates = "classification", _shown([(c, False) for c in classes], when)
