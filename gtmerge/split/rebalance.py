@@ -4,8 +4,10 @@ Stratification places a group as one item, so a class whose images sit in a few 
 can end several images off its share, and the one-for-one swaps of :mod:`refine` cannot fix
 it when no pair of groups differs by the right amount. This step works on the classes still
 outside their tolerance (:func:`~gtmerge.split.stratify.tolerance`), worst first. For each,
-it tries moving one group that carries the class across, and swapping such a group with one
-from the other side, and takes the change that lowers the cost the most. With r a class's
+it tries moving one group that carries the class across, swapping such a group with one
+from the other side, and exchanging two groups of one side for one of the other, and takes
+the change that lowers the cost the most (failing that, a change that fixes the class
+followed by one that gives back the class it pushed off: see ``step``). With r a class's
 deviation divided by its tolerance, the cost is the sum over classes, and over the test image
 count as one more class, of
 
@@ -34,6 +36,8 @@ _CANDIDATES = 16
 _SCAN = 128
 _PASSES = 4
 _STEPS_PER_CLASS = 20
+_CHAINS = 4
+_TRIPLES = 8
 _MIN_GAIN = 1e-9
 _FORBIDDEN = float("inf")
 _OUTSIDE = 10
@@ -92,9 +96,13 @@ class _Balance:
     def deviation(self, label: int) -> float:
         return self.tested[label] - self.target[label]
 
+    def within(self, label: int, gained: int) -> bool:
+        """Whether ``label`` is within its tolerance after ``gained`` more test images."""
+        return (self.deviation(label) + gained) ** 2 * self.scale[label] <= 1
+
     def off(self) -> list[int]:
         """The classes outside their tolerance, worst (relative to it) first."""
-        ratios = {label: (self.deviation(label) ** 2) * self.scale[label] for label in self.totals}
+        ratios = {label: self.deviation(label) ** 2 * self.scale[label] for label in self.totals}
         return sorted((lb for lb, r in ratios.items() if r > 1), key=lambda lb: (-ratios[lb], lb))
 
     def cost(self, change: Mapping[int, int], images: int) -> float:
@@ -165,8 +173,8 @@ def rebalance(
         scored.sort(key=lambda scored_item: scored_item[0])  # stable: ties in pool order
         return [item for cost, item in scored[:_CANDIDATES] if cost != _FORBIDDEN]
 
-    def step(label: int) -> bool:
-        """Apply the best move or swap for ``label``; whether there was one."""
+    def options(label: int) -> list[tuple[float, tuple[int, ...]]]:
+        """The moves and swaps that bring ``label`` toward its target, cheapest first."""
         over = TEST if balance.deviation(label) > 0 else TRAIN
         outs = best(carriers[label], over, -1)
         short = [
@@ -179,20 +187,51 @@ def rebalance(
         ins = best(carriers[label], 1 - over, label)
         pool = itertools.chain((item for lb in short for item in carriers[lb]), order)
         ins += [item for item in best(pool, 1 - over, label) if item not in ins]
-        found = -_MIN_GAIN
-        chosen: tuple[int, ...] = ()
-        for moved in itertools.chain(
-            ((out,) for out in outs), ((out, into) for out in outs for into in ins)
-        ):
-            cost = balance.cost(*change_of(moved))
-            if cost < found:
-                found, chosen = cost, moved
-        if not chosen:
-            return False
-        balance.apply(*change_of(chosen))
-        for item in chosen:
+        # Three groups, from the fewest candidates: the difference the class needs may be
+        # made only by two groups of one side against one of the other.
+        few_outs, few_ins = outs[:_TRIPLES], ins[:_TRIPLES]
+        moves = itertools.chain(
+            ((out,) for out in outs),
+            ((out, into) for out in outs for into in ins),
+            ((*pair, into) for pair in itertools.combinations(few_outs, 2) for into in ins),
+            ((out, *pair) for out in outs for pair in itertools.combinations(few_ins, 2)),
+        )
+        ranked = [(balance.cost(*change_of(moved)), moved) for moved in moves]
+        ranked.sort(key=lambda option: option[0])  # stable: ties in candidate order
+        return [option for option in ranked if option[0] != _FORBIDDEN]
+
+    def flip(moved: tuple[int, ...]) -> None:
+        balance.apply(*change_of(moved))
+        for item in moved:
             sides[item] = 1 - sides[item]
-        return True
+
+    def step(label: int) -> bool:
+        """Apply the best change for ``label`` that lowers the cost; whether there was one.
+
+        When none does, the _CHAINS cheapest that bring it within its tolerance are tried,
+        each with the best follow-up for the worst class it pushes off (a swap that fixes this
+        class by taking a group of another across, then one that gives the other back its
+        share); the first pair that lowers the cost in all is kept.
+        """
+        ranked = options(label)
+        if ranked and ranked[0][0] < -_MIN_GAIN:
+            flip(ranked[0][1])
+            return True
+        within = [
+            (cost, moved)
+            for cost, moved in ranked
+            if balance.within(label, change_of(moved)[0].get(label, 0))
+        ]
+        for cost, moved in within[:_CHAINS]:
+            touched = change_of(moved)[0]
+            flip(moved)
+            pushed = [lb for lb in balance.off() if lb != label and lb in touched]
+            follow = options(pushed[0]) if pushed else []
+            if follow and cost + follow[0][0] < -_MIN_GAIN:
+                flip(follow[0][1])
+                return True
+            flip(moved)
+        return False
 
     budget = _STEPS_PER_CLASS * len(balance.totals)
     for _ in range(_PASSES):
