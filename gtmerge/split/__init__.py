@@ -2,7 +2,7 @@
 
 :func:`split` reads the manifest once to learn each image's classes (and group), places every
 image (:mod:`gtmerge.split.place`: stratified by default, see :mod:`gtmerge.split.stratify`
-and :mod:`gtmerge.split.refine`),
+:mod:`gtmerge.split.refine` and :mod:`gtmerge.split.rebalance`),
 then writes both outputs in a second pass and commits them together
 (:mod:`gtmerge.split.pair`), once it has checked that training + test = input.
 """
