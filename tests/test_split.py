@@ -21,6 +21,7 @@ from splitdata import BUCKET, class_counts, image_line, long_tailed, multilabel_
 
 import gtmerge
 from gtmerge.cli import main
+from gtmerge.split.reach import nearest_reachable
 from gtmerge.split.stratify import TEST, stratify
 
 
@@ -517,3 +518,17 @@ def test_grouped_classes_within_tolerance_or_named_as_held_by_their_groups(tmp_p
         return {key.split("/")[-2] for key in keys(path)}
 
     assert not scenes(tmp_path / "train") & scenes(tmp_path / "test")
+
+
+@pytest.mark.parametrize(
+    ("fixed", "free", "target", "expected"),
+    [
+        (0, [3, 3], 1.2, 3),  # 0, 3 or 6; 0 would leave no test image
+        (0, [9, 7], 3.2, 7),
+        (2, [5, 4], 6.0, 6),  # a kept test group counts toward every choice
+        (0, [2, 2, 2], 3.0, 2),  # two as close: the lower
+        (0, [], 2.0, None),  # no group left to choose: nothing reaches 1 or more
+    ],
+)
+def test_nearest_test_count_the_groups_allow(fixed, free, target, expected):
+    assert nearest_reachable(fixed, free, target, 1, fixed + sum(free) - 1) == expected
