@@ -491,17 +491,22 @@ def test_a_small_multi_label_set_is_swapped_back_near_its_targets(tmp_path):
     assert max(abs(c.deviation) for c in result.classes) <= 1.2
 
 
+def scene_lines(scenes: int, seed: int) -> list[bytes]:
+    """Scenes of 2 to 9 frames that share their classes (1 to 4 of 40, long-tailed)."""
+    rng = random.Random(seed)
+    lines = []
+    for scene, classes in enumerate(long_tailed(scenes, 40, seed=seed, exponent=1.3)):
+        for frame in range(rng.randint(2, 9)):
+            lines.append(image_line(f"scene-{scene}/frame{frame}.jpg", classes))
+    return lines
+
+
 def test_grouped_classes_within_tolerance_or_named_as_held_by_their_groups(tmp_path):
     """Scenes of 2 to 9 frames that share their classes (long-tailed): a class whose images
     sit in a few large scenes ends far off its share after the stratification. Every class on
     5 or more images must end within its tolerance, or be named in a warning saying that no
     choice of its scenes gets there; no scene is on both sides."""
-    rng = random.Random(4)
-    lines = []
-    for scene, classes in enumerate(long_tailed(500, 40, seed=4, exponent=1.3)):
-        for frame in range(rng.randint(2, 9)):
-            lines.append(image_line(f"scene-{scene}/frame{frame}.jpg", classes))
-    manifest = write(tmp_path / "scenes.manifest", lines)
+    manifest = write(tmp_path / "scenes.manifest", scene_lines(500, seed=4))
     result = gtmerge.split(
         manifest, str(tmp_path / "train"), str(tmp_path / "test"), group=r"scene-\d+/"
     )
@@ -518,6 +523,27 @@ def test_grouped_classes_within_tolerance_or_named_as_held_by_their_groups(tmp_p
         return {key.split("/")[-2] for key in keys(path)}
 
     assert not scenes(tmp_path / "train") & scenes(tmp_path / "test")
+
+
+def test_grouped_split_grown_with_keep_moves_no_earlier_scene(tmp_path):
+    """Rebalancing moves only new groups: classes whose groups are all kept stay put."""
+    lines = scene_lines(300, seed=7)
+    earlier = write(tmp_path / "earlier.manifest", lines[: len(lines) // 2])
+    first = gtmerge.split(
+        earlier, str(tmp_path / "train0"), str(tmp_path / "test0"), group=r"scene-\d+/"
+    )
+    assert first.test_images
+    manifest = write(tmp_path / "scenes.manifest", lines)
+    gtmerge.split(
+        manifest,
+        str(tmp_path / "train"),
+        str(tmp_path / "test"),
+        keep=str(tmp_path / "test0"),
+        keep_training=str(tmp_path / "train0"),
+        group=r"scene-\d+/",
+    )
+    assert set(keys(tmp_path / "test0")) <= set(keys(tmp_path / "test"))
+    assert set(keys(tmp_path / "train0")) <= set(keys(tmp_path / "train"))
 
 
 @pytest.mark.parametrize(

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from gtmerge.split.reach import nearest_reachable
 from gtmerge.split.stratify import TEST, TRAIN, Counts, class_targets, needs, tolerance
@@ -47,6 +47,15 @@ def _penalty(gap: float, scale: float) -> float:
     """The cost of a class ``gap`` images off its target (``scale``: 1 / tolerance²)."""
     ratio = gap * gap * scale
     return ratio + _OUTSIDE * max(math.sqrt(ratio) - 1, 0.0) ** 2
+
+
+def _unique(items: Iterable[int]) -> Iterator[int]:
+    """``items`` without repeats, lazily (a pool may run through every group)."""
+    seen: set[int] = set()
+    for item in items:
+        if item not in seen:
+            seen.add(item)
+            yield item
 
 
 class _Balance:
@@ -142,11 +151,11 @@ def rebalance(
     """Improve ``sides`` (as :func:`~gtmerge.split.stratify.stratify` takes its arguments) in
     place; ``placed`` items stay where they are."""
     order = [i for i in sorted(range(len(counts)), key=lambda i: (ties[i], i)) if i not in placed]
-    carriers: dict[int, list[int]] = {}
+    balance = _Balance(counts, sides, sizes, fraction, placed)
+    carriers: dict[int, list[int]] = {label: [] for label in balance.totals}
     for item in order:
         for label in counts[item]:
-            carriers.setdefault(label, []).append(item)
-    balance = _Balance(counts, sides, sizes, fraction, placed)
+            carriers[label].append(item)
 
     def change_of(items: Iterable[int]) -> tuple[dict[int, int], int]:
         """Class → test images gained, and test images gained, moving ``items`` across."""
@@ -162,9 +171,7 @@ def rebalance(
     def best(pool: Iterable[int], side: int, skip: int) -> list[int]:
         """The _CANDIDATES items of ``side`` among the first _SCAN of ``pool`` whose move alone
         helps the classes other than ``skip`` most (the image count is left to the pairing)."""
-        scanned = itertools.islice(
-            dict.fromkeys(item for item in pool if sides[item] == side), _SCAN
-        )
+        scanned = itertools.islice(_unique(item for item in pool if sides[item] == side), _SCAN)
         scored = []
         for item in scanned:
             change, _ = change_of((item,))
