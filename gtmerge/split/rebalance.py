@@ -181,7 +181,7 @@ def rebalance(
         return [item for cost, item in scored[:_CANDIDATES] if cost != _FORBIDDEN]
 
     def options(label: int) -> list[tuple[float, tuple[int, ...]]]:
-        """The moves and swaps that bring ``label`` toward its target, cheapest first."""
+        """The moves and swaps tried for ``label``, cheapest first (none that is forbidden)."""
         over = TEST if balance.deviation(label) > 0 else TRAIN
         outs = best(carriers[label], over, -1)
         short = [
