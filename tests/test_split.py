@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import random
 import subprocess
 from collections import Counter
 from pathlib import Path
@@ -20,6 +21,7 @@ from splitdata import BUCKET, class_counts, image_line, long_tailed, multilabel_
 
 import gtmerge
 from gtmerge.cli import main
+from gtmerge.split.reach import nearest_reachable
 from gtmerge.split.stratify import TEST, stratify
 
 
@@ -487,3 +489,72 @@ def test_a_small_multi_label_set_is_swapped_back_near_its_targets(tmp_path):
     result = gtmerge.split(str(merged), str(tmp_path / "train"), str(tmp_path / "test"))
     assert all(c.train and c.test for c in result.classes if c.train + c.test > 1)
     assert max(abs(c.deviation) for c in result.classes) <= 1.2
+
+
+def scene_lines(scenes: int, seed: int) -> list[bytes]:
+    """Scenes of 2 to 9 frames that share their classes (1 to 4 of 40, long-tailed)."""
+    rng = random.Random(seed)
+    lines = []
+    for scene, classes in enumerate(long_tailed(scenes, 40, seed=seed, exponent=1.3)):
+        for frame in range(rng.randint(2, 9)):
+            lines.append(image_line(f"scene-{scene}/frame{frame}.jpg", classes))
+    return lines
+
+
+def test_grouped_classes_within_tolerance_or_named_as_held_by_their_groups(tmp_path):
+    """Scenes of 2 to 9 frames that share their classes (long-tailed): a class whose images
+    sit in a few large scenes ends far off its share after the stratification. Every class on
+    5 or more images must end within its tolerance, or be named in a warning saying that no
+    choice of its scenes gets there; no scene is on both sides."""
+    manifest = write(tmp_path / "scenes.manifest", scene_lines(500, seed=4))
+    result = gtmerge.split(
+        manifest, str(tmp_path / "train"), str(tmp_path / "test"), group=r"scene-\d+/"
+    )
+    held = {text.split("'")[1] for text in result.warnings if "no choice of its groups" in text}
+    missed = [
+        c.name
+        for c in result.classes
+        if c.images >= 5 and not within_target(c.images, c.test, 0.2) and c.name not in held
+    ]
+    assert missed == []
+    assert all(not within_target(c.images, c.test, 0.2) for c in result.classes if c.name in held)
+
+    def scenes(path: Path) -> set[str]:
+        return {key.split("/")[-2] for key in keys(path)}
+
+    assert not scenes(tmp_path / "train") & scenes(tmp_path / "test")
+
+
+def test_grouped_split_grown_with_keep_moves_no_earlier_scene(tmp_path):
+    """Rebalancing moves only new groups: classes whose groups are all kept stay put."""
+    lines = scene_lines(300, seed=7)
+    earlier = write(tmp_path / "earlier.manifest", lines[: len(lines) // 2])
+    first = gtmerge.split(
+        earlier, str(tmp_path / "train0"), str(tmp_path / "test0"), group=r"scene-\d+/"
+    )
+    assert first.test_images
+    manifest = write(tmp_path / "scenes.manifest", lines)
+    gtmerge.split(
+        manifest,
+        str(tmp_path / "train"),
+        str(tmp_path / "test"),
+        keep=str(tmp_path / "test0"),
+        keep_training=str(tmp_path / "train0"),
+        group=r"scene-\d+/",
+    )
+    assert set(keys(tmp_path / "test0")) <= set(keys(tmp_path / "test"))
+    assert set(keys(tmp_path / "train0")) <= set(keys(tmp_path / "train"))
+
+
+@pytest.mark.parametrize(
+    ("fixed", "free", "target", "expected"),
+    [
+        (0, [3, 3], 1.2, 3),  # 0, 3 or 6; 0 would leave no test image
+        (0, [9, 7], 3.2, 7),
+        (2, [5, 4], 6.0, 6),  # a kept test group counts toward every choice
+        (0, [2, 2, 2], 3.0, 2),  # two as close: the lower
+        (0, [], 2.0, None),  # no group left to choose: nothing reaches 1 or more
+    ],
+)
+def test_nearest_test_count_the_groups_allow(fixed, free, target, expected):
+    assert nearest_reachable(fixed, free, target, 1, fixed + sum(free) - 1) == expected

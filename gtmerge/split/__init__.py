@@ -1,8 +1,8 @@
 """Split a manifest into Rekognition's training and test pair, without leakage.
 
 :func:`split` reads the manifest once to learn each image's classes (and group), places every
-image (:mod:`gtmerge.split.place`: stratified by default, see :mod:`gtmerge.split.stratify`
-and :mod:`gtmerge.split.refine`),
+image (:mod:`gtmerge.split.place`: stratified by default, see :mod:`gtmerge.split.stratify`,
+:mod:`gtmerge.split.refine` and :mod:`gtmerge.split.rebalance`),
 then writes both outputs in a second pass and commits them together
 (:mod:`gtmerge.split.pair`), once it has checked that training + test = input.
 """

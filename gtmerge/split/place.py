@@ -6,6 +6,7 @@ import hashlib
 from collections import Counter
 
 from gtmerge.split.read import Dataset, SplitError
+from gtmerge.split.rebalance import rebalance
 from gtmerge.split.refine import refine
 from gtmerge.split.stratify import TEST, TRAIN, stratify
 
@@ -56,6 +57,7 @@ def place(
     else:
         group_sides = stratify(counts, sizes, ties, fraction, fixed)
         refine(counts, group_sides, sizes, ties, fraction, fixed)
+        rebalance(counts, group_sides, sizes, ties, fraction, fixed)
     return [group_sides[group] for group in dataset.groups]
 
 

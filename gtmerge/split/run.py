@@ -16,6 +16,7 @@ from gtmerge.s3 import S3
 from gtmerge.sources import InputError, expand
 from gtmerge.split.pair import open_pair
 from gtmerge.split.place import METHODS, STRATIFIED, TEST, TRAIN, place
+from gtmerge.split.reach import nearest_reachable
 from gtmerge.split.read import (
     Dataset,
     SplitError,
@@ -25,9 +26,14 @@ from gtmerge.split.read import (
     read_dataset,
     read_keys,
 )
+from gtmerge.split.stratify import tolerance
 from gtmerge.validate import Finding, ManifestValidator
 from gtmerge.validate.run import _compare
 
+#: Classes on fewer images have no accuracy target (one image is 20 % of five).
+MIN_TARGETED_IMAGES = 5
+#: Group sizes a warning lists, largest first.
+_SIZES_SHOWN = 6
 #: Rekognition's most test images per label (formats.md §3.2).
 MAX_TEST_IMAGES_PER_LABEL = 1000
 _FINDINGS_KEPT = 100
@@ -179,6 +185,7 @@ def split(
         )
         result.warnings.extend(notes)
         _count(dataset, sides, result)
+        _warn_off_target(dataset, sides, kept, result)
         result.findings = _write(dataset, sides, (output, test_output), s3)
     if report:
         with open_destination(report, s3) as report_out:
@@ -284,6 +291,57 @@ def _count(dataset: Dataset, sides: list[int], result: SplitResult) -> None:
                 f"class {c.name!r} has {c.test} test images; Rekognition takes at most "
                 f"{MAX_TEST_IMAGES_PER_LABEL} per label"
             )
+
+
+def _warn_off_target(
+    dataset: Dataset, sides: list[int], kept: dict[str, int], result: SplitResult
+) -> None:
+    """Name each class on MIN_TARGETED_IMAGES or more that is outside its tolerance, and say
+    whether any choice of its groups (those of ``kept`` images stay) gets within it."""
+    off = {
+        c.name: c
+        for c in result.classes
+        if c.images >= MIN_TARGETED_IMAGES and abs(c.deviation) > tolerance(c.images)
+    }
+    if not off:
+        return
+    per_group: dict[int, dict[int, int]] = {
+        index: {} for index, name in enumerate(dataset.class_names) if name in off
+    }
+    fixed: dict[int, int] = {}
+    for image, classes in enumerate(dataset.classes):
+        group = dataset.groups[image]
+        if dataset.keys[image] in kept:
+            fixed[group] = sides[image]
+        for index in classes:
+            if index in per_group:
+                per_group[index][group] = per_group[index].get(group, 0) + 1
+    index_of = {name: index for index, name in enumerate(dataset.class_names)}
+    for c in off.values():
+        counts = per_group[index_of[c.name]]
+        share, spread = result.fraction * c.images, tolerance(c.images)
+        in_test = sum(n for group, n in counts.items() if fixed.get(group) == TEST)
+        free = sorted((n for group, n in counts.items() if group not in fixed), reverse=True)
+        closest = nearest_reachable(in_test, free, share, 1, c.images - 1)
+        where = (
+            f"class {c.name!r} is {c.deviation:+.1f} test images off its share, beyond ±{spread:g}"
+        )
+        if closest is not None and abs(closest - share) <= spread:
+            result.warnings.append(
+                f"{where}: its groups allow a count within it, but the split found none that "
+                "keeps the other classes within theirs"
+            )
+            continue
+        if not free:
+            result.warnings.append(f"{where}: all its groups are kept from the earlier split")
+            continue
+        shown = ", ".join(map(str, free[:_SIZES_SHOWN])) + (
+            ", ..." if len(free) > _SIZES_SHOWN else ""
+        )
+        nearest = "" if closest is None else f"; the closest is {closest - share:+.1f}"
+        result.warnings.append(
+            f"{where}: no choice of its groups ({shown} images) gets within it{nearest}"
+        )
 
 
 def _write(dataset: Dataset, sides: list[int], outputs: tuple[str, str], s3: S3) -> list[Finding]:

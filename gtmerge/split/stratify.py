@@ -91,6 +91,12 @@ def stratify(
     return sides
 
 
+def tolerance(total: int) -> float:
+    """How far from its target a class on ``total`` images may be: ±1 image or ±2 % of it,
+    whichever is larger (the issue's accuracy target)."""
+    return max(1.0, 0.02 * total)
+
+
 def _fill_empty_sides(
     counts: Sequence[Counts],
     sides: list[int],
