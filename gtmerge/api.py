@@ -20,7 +20,7 @@ from typing import Any, BinaryIO
 import orjson
 from tqdm import tqdm
 
-from gtmerge.destination import check_writable, open_destination, same_target
+from gtmerge.destination import Outputs
 from gtmerge.errors import BadRecord, InvalidOutput, MergeError
 from gtmerge.ingest import ORDER_WIDTH, part_of, read_input, rejection_filer
 from gtmerge.mapping.config import builtin_names
@@ -97,27 +97,24 @@ def merge(
     settings = S3Settings(endpoint_url, sse, sse_kms_key_id, expected_bucket_owner)
     s3 = S3(settings)
     sources = _expand_all(inputs, mapping, s3)
-    targets = [target for target in (output, report, rejects) if target]
-    for number, target in enumerate(targets):
-        # "-" as an input is stdin, never the same stream as an output
-        if any(source.uri != "-" and same_target(target, source.uri) for source in sources):
-            raise MergeError(f"{target}: refusing to overwrite one of the inputs")
-        if any(same_target(target, other) for other in targets[number + 1 :]):
-            raise MergeError(f"{target}: the output, report and rejects need distinct files")
-        check_writable(target)
-    try:
-        plan = plan_run(sources, s3, memory_mb, workers or os.cpu_count() or 1)
-    except ValueError as exc:
-        raise MergeError(str(exc)) from exc
     result = Report(output)
     # Each image is written once, so no duplicate check is needed: the validator then keeps
     # no per-image state, and only a sample of each kind of finding, whatever the size. As in
     # Rekognition, lines past the default quota are counted, not checked.
     validator = ManifestValidator(remember_refs=False, max_findings=_FINDINGS_KEPT_PER_CODE)
     with ExitStack() as stack:
+        # Every destination is checked and staged before any input is read, and all are
+        # committed together at the end (gtmerge/destination.py).
+        outputs = stack.enter_context(Outputs(s3, [source.uri for source in sources]))
+        out = outputs.open(output)
+        rejects_out = outputs.open(rejects) if rejects is not None else None
+        report_out = outputs.open(report) if report is not None else None
+        try:
+            plan = plan_run(sources, s3, memory_mb, workers or os.cpu_count() or 1)
+        except ValueError as exc:
+            raise MergeError(str(exc)) from exc
         bar = stack.enter_context(_progress_bar(sources, progress))
         workdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="gtmerge-", dir=tmp_dir))
-        rejects_out = stack.enter_context(open_destination(rejects, s3)) if rejects else None
         work: Runner | None = None
         if plan.in_memory:
             context = ReadContext(s3, image_root, bar.update)
@@ -128,7 +125,6 @@ def merge(
             job = _Spooled(sources, context, settings, workdir, plan, strict)
             work = stack.enter_context(runner(plan.workers, bar))
             lines = job.run(work, fmt, result, rejects_out)
-        out = stack.enter_context(open_destination(output, s3))
         if work is None or not work.parallel:
             for line in lines:
                 out.write(line)
@@ -144,10 +140,9 @@ def merge(
                 f"({len(validation.errors)} errors, first: {first.code} on line {first.line}); "
                 "nothing was written"
             )
-    # Written once the manifest is in place, so that a report never describes a failed run.
-    if report:
-        with open_destination(report, s3) as report_out:
+        if report_out is not None:
             report_out.write(orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2))
+        outputs.commit()
     return result
 
 

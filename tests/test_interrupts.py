@@ -213,3 +213,27 @@ def test_s3_to_s3_merge_killed_at_any_moment_never_changes_the_destination(
         completed_before_the_signal=completed,
         records_lost=0,
     )
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_an_interrupted_annotation_leaves_the_destination_as_it_was(
+    sig: signal.Signals, big_input: Path, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """``validate --annotate`` is written through the same destinations as ``merge``."""
+    out_dir, tmp = tmp_path / "out", tmp_path / "tmp"
+    out_dir.mkdir()
+    tmp.mkdir()
+    out = out_dir / "annotated.manifest"
+    out.write_bytes(PREVIOUS)
+    args = ["validate", str(big_input), "--annotate", str(out)]
+    for moment in (reading(out_dir), writing(out_dir)):
+        run = Run(args, tmp)
+        assert run.interrupt_when(moment, sig), "the run ended before the signal"
+        code, err = run.finish()
+        assert_interrupted(code, err)
+        assert sorted(os.listdir(out_dir)) == ["annotated.manifest"]
+        assert out.read_bytes() == PREVIOUS
+    done = run_gtmerge(*args)
+    assert done.returncode == 1, done.stderr  # the input repeats images: findings, exit 1
+    assert out.read_bytes().count(b"\n") == LINES
+    record_figures(f"interrupts::{request.node.name}", interrupted=2, records_lost=0)
