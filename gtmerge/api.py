@@ -20,6 +20,7 @@ from typing import Any, BinaryIO
 import orjson
 from tqdm import tqdm
 
+from gtmerge import interrupts
 from gtmerge.destination import Outputs
 from gtmerge.errors import BadRecord, InvalidOutput, MergeError
 from gtmerge.ingest import ORDER_WIDTH, part_of, read_input, rejection_filer
@@ -114,7 +115,11 @@ def merge(
         except ValueError as exc:
             raise MergeError(str(exc)) from exc
         bar = stack.enter_context(_progress_bar(sources, progress))
-        workdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="gtmerge-", dir=tmp_dir))
+        with interrupts.deferred():  # a directory made under a stop request would be left
+            workdir = stack.enter_context(
+                tempfile.TemporaryDirectory(prefix="gtmerge-", dir=tmp_dir)
+            )
+        interrupts.check()
         work: Runner | None = None
         if plan.in_memory:
             context = ReadContext(s3, image_root, bar.update)
@@ -135,9 +140,10 @@ def merge(
         result.validation = validation.summary_dict()
         if fail_on_invalid and validation.has_errors:
             first = validation.errors[0]
+            where = "" if first.line is None else f" on line {first.line}"
             raise InvalidOutput(
                 f"{output}: the merged manifest is not valid for Rekognition "
-                f"({len(validation.errors)} errors, first: {first.code} on line {first.line}); "
+                f"({len(validation.errors)} errors, first: {first.code}{where}); "
                 "nothing was written"
             )
         if report_out is not None:
@@ -179,6 +185,8 @@ def _expand_all(inputs: Sequence[str], mapping: str | None, s3: S3) -> list[Sour
             sources.extend(expand(path, s3, own_mapping or mapping))
         except InputError as exc:
             raise MergeError(str(exc)) from exc
+    if sum(source.uri == "-" for source in sources) > 1:
+        raise MergeError("-: standard input can be read only once")
     return sources
 
 

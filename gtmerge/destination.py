@@ -99,7 +99,11 @@ class Outputs:
         else:
             staged = _LocalFile(uri)
         self._staged.append(staged)
-        staged.start()
+        # A stop request while the staging area is created waits for it to be complete: a
+        # temporary file or an upload created under the exception would never be removed.
+        with interrupts.deferred():
+            staged.start()
+        interrupts.check()
         return staged.writer
 
     def commit(self) -> None:
@@ -239,14 +243,11 @@ class _Upload(_Staged):
         if not self._bucket or not self._key or self._key.endswith("/"):
             raise OutputError(f"{self.uri}: an S3 output needs s3://BUCKET/KEY")
         put = self._s3.put_params(content_type_for(self.uri))
-        # A stop request while the upload is created waits for its id: an upload created
-        # after the exception would never be aborted.
-        with interrupts.deferred(), _write_errors(self.uri):
+        with _write_errors(self.uri):
             created = self._s3.client.create_multipart_upload(
                 Bucket=self._bucket, Key=self._key, **put
             )
             self._upload_id = str(created["UploadId"])
-        interrupts.check()
         codec = compression_for(self.uri)
         kwargs = {"compresslevel": _GZIP_LEVEL} if codec == ".gz" else {}
         raw = cast(BinaryIO, _UploadWriter(self))

@@ -77,6 +77,8 @@ class Source:
 def expand(spec: str, s3: S3, mapping: str | None = None) -> list[Source]:
     """Turn one command-line input into sources, globs expanded in sorted order."""
     if spec == "-":
+        if sys.stdin is None or sys.stdin.closed:  # started with stdin closed (<&-)
+            raise InputError("-: standard input is closed")
         return [Source("-", None, mapping)]
     if spec.startswith("s3://"):
         return _expand_s3(spec, s3, mapping)
@@ -96,7 +98,9 @@ def _expand_s3(spec: str, s3: S3, mapping: str | None) -> list[Source]:
     bucket, pattern = split_uri(spec)
     if not bucket:
         raise InputError(f"{spec}: no bucket in this S3 URL")
-    if pattern == "" or pattern.endswith("/"):
+    if pattern == "":  # the whole bucket, a prefix like any other
+        return [Source(f"s3://{bucket}/", None, mapping)]
+    if pattern.endswith("/"):
         return [Source(spec, None, mapping)]
     glob_at = _GLOB_CHARS.search(pattern)
     try:

@@ -359,9 +359,21 @@ class _Loader:
     def encoding(self, value: Any) -> str:
         text = self.text(value, "records.encoding")
         try:
-            codecs.lookup(text)
+            codec = codecs.lookup(text)
         except LookupError:
             raise self.fail("records.encoding", f"unknown encoding {text!r}") from None
+        # Rows are read line by line, split at the byte b"\n" (gtmerge/mapping/records.py).
+        ascii_bytes = b'\n\r\t,;|"'
+        try:
+            compatible = codec.decode(ascii_bytes)[0] == ascii_bytes.decode()
+        except (UnicodeDecodeError, ValueError):
+            compatible = False
+        if not compatible:
+            raise self.fail(
+                "records.encoding",
+                f"{text!r} does not write ASCII as ASCII (UTF-16 or UTF-32?); convert the file "
+                "to UTF-8",
+            )
         return text
 
     def variables(self, value: Any) -> tuple[tuple[str, Expression], ...]:

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 from jmespath.exceptions import JMESPathError
 
+from gtmerge.errors import excerpt
 from gtmerge.keys import InvalidKey, join_key
 from gtmerge.mapping.config import Boxes, Mapping, Metadata
 from gtmerge.mapping.expressions import Expression, Search
@@ -39,6 +40,10 @@ _SIDES = ("left", "top", "width", "height")
 _UNIT_SCALE = {"pixels": None, "fraction": 1.0, "percent": 100.0}
 #: Exact types for the quick paths: bool is an int subclass, and True is not a coordinate.
 _NUMBERS = frozenset({int, float})
+#: Largest magnitude of a number read from an export: far above any pixel count, within what
+#: the writer can encode (an integer past 64 bits stops orjson) and small enough that a unit
+#: conversion (a percentage times the width) cannot overflow to infinity.
+_MAX_NUMBER = 1 << 53
 #: What evaluating an expression raises on data it does not fit (``eval`` words it).
 _EVAL_ERRORS = (JMESPathError, FunctionError, TypeError, ValueError)
 
@@ -102,8 +107,7 @@ def _fail(where: str, problem: str, expression: Expression | None) -> RecordErro
 
 
 def _show(value: Any) -> str:
-    text = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
-    return text if len(text) <= 80 else text[:80] + "…"
+    return excerpt(orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode())
 
 
 def _text(value: Any, where: str, expression: Expression | None) -> str:
@@ -127,6 +131,8 @@ def _number(value: Any, where: str, expression: Expression | None) -> float:
         raise _fail(where, f"expected a number, got {_show(value)}", expression)
     if not math.isfinite(number):
         raise _fail(where, f"{_show(value)} is not a finite number", expression)
+    if abs(number) > _MAX_NUMBER:
+        raise _fail(where, f"{_show(value)} is out of range (over 2**53)", expression)
     return number
 
 
@@ -357,7 +363,10 @@ class _Converter:
                 type(raw) is str
                 and type(confidence) in _NUMBERS
                 and 0 <= confidence <= 1
-                and all(type(value) in _NUMBERS for value in geometry)
+                and all(
+                    type(value) in _NUMBERS and -_MAX_NUMBER <= value <= _MAX_NUMBER
+                    for value in geometry
+                )
             ):
                 name = self.kept(raw) if raw.strip() else None
                 if name is not None:
@@ -416,7 +425,7 @@ class _Converter:
         except _EVAL_ERRORS:
             value = None  # the careful evaluation below words the error
         else:
-            if type(value) is int and value > 0:
+            if type(value) is int and 0 < value <= _MAX_NUMBER:
                 return value
         value = self.eval(expression, record, where)
         return default if value is None and default else _pixels(value, where, expression)
