@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import reprlib
+
 
 class MergeError(Exception):
     """A run that could not complete; every destination was left as it was."""
@@ -26,6 +28,15 @@ def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
-def quoted(text: str) -> str:
-    """An excerpt of ``text`` as a Python literal, quotes and escapes included."""
-    return repr(excerpt(text))
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = EXCERPT_CHARS
+_REPR.maxlevel = 3
+
+
+def quoted(value: object) -> str:
+    """An excerpt of ``value`` as a Python literal (quotes and escapes included), in time
+    and memory bounded whatever its size or nesting: YAML aliases can make a structure that
+    a plain ``repr`` would spell out in gigabytes."""
+    if isinstance(value, str):
+        return repr(excerpt(value))
+    return excerpt(_REPR.repr(value))

@@ -338,3 +338,39 @@ def test_csv_on_stdin_is_read_as_a_file_with_the_time_it_is_read(tmp_path: Path)
     dates = {image["label0-metadata"]["creation-date"] for image in written}
     (date,) = dates
     assert datetime.fromisoformat(date) > datetime.now() - timedelta(days=1)
+
+
+# --- 12. mapping YAML built from nested aliases; long values in errors -----------------------
+
+LAUGHS = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+    f"{level}: &{level} [{', '.join([f'*{previous}'] * 9)}]\n"
+    for previous, level in zip("abcdefgh", "bcdefghi", strict=True)
+)
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "error"),
+    [
+        (
+            LAUGHS + "records: *i\n",
+            "over 10,000 YAML nodes once its aliases are expanded; a mapping needs a few hundred",
+        ),
+        (
+            "image: x\nrecords: {format: " + "x" * 1_000_000 + "}\n",
+            "records.format: expected one of jsonl, json, csv, listing, got '" + "x" * 80 + "…'",
+        ),
+        (
+            "image: x\nrecords: {format: [" + ", ".join(["[1, 2, 3]"] * 1_000) + "]}\n",
+            "records.format: expected one of jsonl, json, csv, listing, got [[1, 2, 3], "
+            "[1, 2, 3], [1, 2, 3], [1, 2, 3], [1, 2, 3], [1, 2, 3], ...]",
+        ),
+    ],
+    ids=["billion-laughs", "long-text", "long-list"],
+)
+def test_a_hostile_mapping_is_refused_in_one_short_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], yaml_text: str, error: str
+) -> None:
+    mapping = write(tmp_path, "m.yaml", yaml_text)
+    source = write(tmp_path, "in.json", "[]")
+    assert main(["merge", f"{mapping}={source}", "-o", str(tmp_path / "out.manifest")]) == 2
+    assert capsys.readouterr().err == f"gtmerge merge: {mapping}: {error}\n"
