@@ -294,11 +294,17 @@ class _Decompressed(io.RawIOBase):
 MAX_LINE_BYTES = 16 << 20
 
 
-def read_lines(stream: BinaryIO, max_bytes: int = MAX_LINE_BYTES) -> Iterator[bytes | None]:
+def read_lines(
+    stream: BinaryIO,
+    max_bytes: int = MAX_LINE_BYTES,
+    on_overlong: Callable[[int], object] | None = None,
+) -> Iterator[bytes | None]:
     """Lines of a stream, with ``None`` in place of any line longer than ``max_bytes``.
 
     A file with a 100 MB line and no newline must not need 100 MB of memory, so lines are read
-    with a size limit and the rest of an overlong line is drained chunk by chunk.
+    with a size limit and the rest of an overlong line is drained chunk by chunk. Every reader
+    of lines (manifests, CSV, ``validate``) reads through here, so one limit holds for all;
+    ``on_overlong`` is told the size of each overlong line, before its ``None``.
     """
     readline = stream.readline
     while True:
@@ -312,6 +318,10 @@ def read_lines(stream: BinaryIO, max_bytes: int = MAX_LINE_BYTES) -> Iterator[by
         if not rest:  # exactly the limit, at the end of the stream
             yield line
             return
+        size = len(line) + len(rest)
         while rest and not rest.endswith(b"\n"):
             rest = readline(max_bytes)
+            size += len(rest)
+        if on_overlong is not None:
+            on_overlong(size)
         yield None

@@ -374,3 +374,25 @@ def test_a_hostile_mapping_is_refused_in_one_short_line(
     source = write(tmp_path, "in.json", "[]")
     assert main(["merge", f"{mapping}={source}", "-o", str(tmp_path / "out.manifest")]) == 2
     assert capsys.readouterr().err == f"gtmerge merge: {mapping}: {error}\n"
+
+
+# --- 9. validate reads through the same line limit ------------------------------------------
+
+
+def test_validate_rejects_a_line_over_the_limit_without_holding_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = [line(f"{n}.jpg", classification("s", f"c{n % 2}")) for n in range(9)]
+    overlong = b'{"source-ref": "' + b"x" * (17 << 20) + b'"}\n'
+    path = tmp_path / "m.manifest"
+    path.write_bytes("\n".join(good[:4]).encode() + b"\n" + overlong + "\n".join(good[4:]).encode())
+    annotated = tmp_path / "annotated.manifest"
+    assert main(["validate", "--json", str(path), "--annotate", str(annotated)]) == 1
+    document = json.loads(capsys.readouterr().out)
+    (error,) = (e for e in document["errors"] if e["line"] is not None)
+    assert (error["code"], error["line"]) == ("ERROR_LINE_TOO_LONG", 5)
+    assert f"It has {len(overlong):,} bytes, over the 16 MiB gtmerge reads." in error["message"]
+    written = annotated.read_bytes().splitlines()
+    assert len(written) == 10
+    assert json.loads(written[4])["errors"][0]["code"] == "ERROR_LINE_TOO_LONG"
+    assert written[:4] + written[5:] == [text.encode() for text in good]

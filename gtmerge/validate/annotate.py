@@ -9,7 +9,7 @@ from typing import Any, BinaryIO
 import orjson
 
 from gtmerge.s3 import S3
-from gtmerge.sources import Source, open_source
+from gtmerge.sources import Source, open_source, read_lines
 from gtmerge.validate.findings import Finding
 
 #: What earlier validations wrote; replaced, not accumulated.
@@ -25,8 +25,9 @@ def write_annotated(source: Source, findings: list[Finding], sink: BinaryIO, s3:
         if finding.line is not None:
             by_line[finding.line].append(finding)
     with open_source(source, s3) as stream:
-        for line, raw_line in enumerate(stream, start=1):
-            sink.write(annotate_line(raw_line, by_line.get(line, [])))
+        for line, raw_line in enumerate(read_lines(stream), start=1):
+            # a line over the reader's limit becomes its findings alone, as an invalid line does
+            sink.write(annotate_line(raw_line or b"", by_line.get(line, [])))
 
 
 def annotate_line(raw_line: bytes, findings: list[Finding]) -> bytes:

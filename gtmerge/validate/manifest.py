@@ -25,6 +25,7 @@ from gtmerge.rekognition import (
     MIN_CLASSIFICATION_LABELS,
     MIN_DETECTION_LABELS,
 )
+from gtmerge.sources import MAX_LINE_BYTES
 from gtmerge.validate import codes, lines
 from gtmerge.validate.findings import Finding, ValidationResult, sort_key
 from gtmerge.validate.images import ImageProblem
@@ -103,6 +104,16 @@ class ManifestValidator:
         self._object_lines = 0
 
     # ---- per line -------------------------------------------------------------------------
+
+    def feed_overlong(self, size: int) -> None:
+        """Count a line of ``size`` bytes that was too long to read (it is not held)."""
+        line = self._line = self._line + 1
+        self._bytes += size
+        if line <= self.max_lines:
+            self._line_error(
+                codes.LINE_TOO_LONG,
+                f"It has {size:,} bytes, over the {MAX_LINE_BYTES >> 20} MiB gtmerge reads.",
+            )
 
     def feed(self, raw_line: bytes) -> None:
         """Validate one physical line, with or without its line break."""
