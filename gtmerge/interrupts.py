@@ -29,8 +29,11 @@ _deferring = 0
 def _request_stop(signum: int, frame: FrameType | None) -> None:
     global _requested
     repeated, _requested = _requested, True
-    # a repeated request stops even a deferred wait: the way out of one that never ends
-    if not (_committing or _committed or (_deferring and not repeated)):
+    if _committing or _committed:
+        return
+    # The first request raises, except inside a deferred wait; a repeated one raises only
+    # there (the way out of a wait that never ends), never in the cleanup the first started.
+    if bool(_deferring) == repeated:
         raise KeyboardInterrupt
 
 
