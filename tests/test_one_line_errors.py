@@ -396,3 +396,37 @@ def test_validate_rejects_a_line_over_the_limit_without_holding_it(
     assert len(written) == 10
     assert json.loads(written[4])["errors"][0]["code"] == "ERROR_LINE_TOO_LONG"
     assert written[:4] + written[5:] == [text.encode() for text in good]
+
+
+# --- 7. nesting --------------------------------------------------------------------------------
+
+
+def deep(levels: int, inner: str = "") -> str:
+    return "[" * levels + inner + "]" * levels
+
+
+@pytest.mark.parametrize("mapping", ["coco=", ""], ids=["coco", "detected"])
+def test_a_document_nested_past_the_limit_is_one_line_in_bounded_memory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], mapping: str
+) -> None:
+    document = coco("W", [1, 2, 3, 4]).replace('"W"', deep(20_000))  # 40 KB: it cost 1 GB
+    source = write(tmp_path, "deep.json", document)
+    args = ["merge", f"{mapping}{source}", "--image-root", "s3://bucket/"]
+    assert main([*args, "-o", str(tmp_path / "out.manifest")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and len(err) < 400
+    expected = "invalid JSON: nested deeper than 1024 levels" if mapping else "cannot tell"
+    assert expected in err
+
+
+def test_a_label_studio_field_nested_300_levels_is_rejected_with_a_reason(tmp_path: Path) -> None:
+    task = (
+        '[{"data": {"image": "s3://bucket/a.jpg"}, "annotations": [{"result": [{"type": '
+        f'"choices", "value": {{"choices": {deep(300, chr(34) + "cat" + chr(34))}}}}}]}}]}}]'
+    )
+    source = write(tmp_path, "ls.json", task)
+    out, rejects = tmp_path / "out.manifest", tmp_path / "rejects.jsonl"
+    assert main(["merge", f"labelstudio={source}", "-o", str(out), "--rejects", str(rejects)]) == 0
+    (entry,) = rejects_of(rejects)
+    assert entry["reason"].startswith("labels.name: expected text, got [[[[...]]]]")
+    assert len(entry["raw"]) < 400

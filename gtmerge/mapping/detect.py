@@ -25,6 +25,7 @@ from typing import Any
 import ijson
 import orjson
 
+from gtmerge.nesting import NestingError, NestingGuard
 from gtmerge.readers.base import ReadContext
 from gtmerge.sources import InputError, Source, open_source, sniff_compression
 
@@ -127,6 +128,10 @@ def _json_list(name: str, text: bytes) -> str:
 def _keys_at(text: bytes, prefix: str) -> set[str]:
     """Keys of the first object at ``prefix`` that fit in the head (the head may be cut)."""
     keys: set[str] = set()
+    try:
+        NestingGuard().feed(text)  # ijson's cost grows with the square of the depth
+    except NestingError:
+        return keys
     try:
         for at, event, value in ijson.parse(io.BytesIO(text)):
             if at == prefix and event == "map_key":

@@ -22,9 +22,10 @@ from typing import Any, BinaryIO
 import ijson
 import orjson
 
-from gtmerge.errors import excerpt
+from gtmerge.errors import quoted
 from gtmerge.mapping.config import Records, Table
 from gtmerge.mapping.functions import FunctionError, GroupTable
+from gtmerge.nesting import NestingError, NestingGuard
 from gtmerge.readers.base import ReadContext
 from gtmerge.s3 import describe_error, split_uri
 from gtmerge.sources import (
@@ -100,14 +101,28 @@ def _json_document(source: Source, stream: BinaryIO, path: tuple[str, ...]) -> S
     """Stream the elements of one list inside a JSON document: memory holds one element."""
     _skip_bom(stream)
     number = 0
+    guarded = _Guarded(stream)
     try:
-        for number, element in enumerate(ijson.items(stream, _prefix(path), use_float=True), 1):
+        for number, element in enumerate(ijson.items(guarded, _prefix(path), use_float=True), 1):
             yield number, element, None
-    except ijson.JSONError as exc:
+    except (ijson.JSONError, NestingError) as exc:
         raise InputError(
             f"{source.name}: invalid JSON after record {number} of "
             f"{'.'.join(path) or 'the top-level list'}: {_one_line(exc)}"
         ) from exc
+
+
+class _Guarded:
+    """A stream as ijson reads it, its nesting checked on the way (gtmerge/nesting.py)."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self._guard = NestingGuard()
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._stream.read(size)
+        self._guard.feed(data)
+        return data
 
 
 def load_tables(source: Source, tables: tuple[Table, ...], context: ReadContext) -> dict[str, Any]:
@@ -131,15 +146,17 @@ def load_tables(source: Source, tables: tuple[Table, ...], context: ReadContext)
     ]
     with open_source(source, context.s3) as stream:
         _skip_bom(stream)
+        guard = NestingGuard()
         try:
             while chunk := stream.read(_CHUNK):
+                guard.feed(chunk)
                 for table, sink, parser in zip(tables, sinks, parsers, strict=True):
                     parser.send(chunk)
                     _store(source, table, sink, loaded[table.name])
             for table, sink, parser in zip(tables, sinks, parsers, strict=True):
                 parser.close()
                 _store(source, table, sink, loaded[table.name])
-        except ijson.JSONError as exc:
+        except (ijson.JSONError, NestingError) as exc:
             raise InputError(f"{source.name}: invalid JSON: {_one_line(exc)}") from exc
     return loaded
 
@@ -154,7 +171,7 @@ def _store(source: Source, table: Table, sink: list[Any], into: Any) -> None:
         if key is None or isinstance(key, (dict, list)):
             raise InputError(
                 f"{source.name}: table {table.name}: an entry has no usable key "
-                f"(expression: {table.key.text}): {excerpt(orjson.dumps(element).decode())}"
+                f"(expression: {table.key.text}): {quoted(element)}"
             )
         if isinstance(into, GroupTable):
             into.add(key, value)

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 from jmespath.exceptions import JMESPathError
 
-from gtmerge.errors import excerpt
+from gtmerge.errors import excerpt, quoted
 from gtmerge.keys import InvalidKey, join_key
 from gtmerge.mapping.config import Boxes, Mapping, Metadata
 from gtmerge.mapping.expressions import Expression, Search
@@ -97,7 +97,7 @@ class MappedReader:
         if isinstance(raw, list):
             return raw_text(csv_text(raw, self.mapping.records))
         if raw is None:
-            return raw_text(orjson.dumps(value))
+            return raw_text(_json(value))
         return raw_text(raw)
 
 
@@ -107,7 +107,16 @@ def _fail(where: str, problem: str, expression: Expression | None) -> RecordErro
 
 
 def _show(value: Any) -> str:
-    return excerpt(orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode())
+    return excerpt(_json(value))
+
+
+def _json(value: Any) -> str:
+    """A record or value as JSON text; one nested deeper than orjson writes (255 levels, under
+    the 1024 gtmerge reads) as a short excerpt of its Python form instead."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except orjson.JSONEncodeError:
+        return quoted(value)
 
 
 def _text(value: Any, where: str, expression: Expression | None) -> str:
