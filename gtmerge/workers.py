@@ -19,6 +19,7 @@ import multiprocessing.pool
 import os
 import signal
 import sys
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -37,21 +38,40 @@ _POLL_SECONDS = 0.5
 _progress: Any = None  # a shared byte counter in each worker (set by the pool initializer)
 _stopping: Any = None  # a shared flag in each worker: the main process is stopping the pool
 _PR_SET_PDEATHSIG = 1
+_PIPES = os.path.join("multiprocessing", "connection.py")
+_RETRY_EXIT_SECONDS = 0.02
 
 
-def _init_worker(counter: Any, stopping: Any) -> None:
+def _init_worker(counter: Any, stopping: Any, creator: int) -> None:
     global _progress, _stopping
     _progress, _stopping = counter, stopping
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _on_sigterm)
-    _end_with_parent()
+    # The kernel's "parent death" is the death of the thread that forked: for a worker the
+    # pool forks again from its own thread (to replace one that died), that thread ends
+    # with the pool's shutdown and would kill the worker in the middle of it.
+    if threading.get_ident() == creator:
+        _end_with_parent()
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:
-    """The pool's own SIGTERM ends the worker, quietly; one sent to the whole group is left to
-    the main process."""
+    """Once the main process is stopping the pool, SIGTERM ends the worker, quietly; before,
+    one sent to the whole group is left to the main process."""
     if _stopping.value:
-        os._exit(1)
+        _exit_when_safe(signum, frame)
+
+
+def _exit_when_safe(signum: int, frame: Any) -> None:
+    """End the worker, unless it is reading or writing one of the pool's pipes: it then holds
+    that queue's lock, which the pool's shutdown needs (a group SIGTERM can land there as the
+    shutdown starts). Then look again shortly, until it is out."""
+    while frame is not None:
+        if frame.f_code.co_filename.endswith(_PIPES):
+            signal.signal(signal.SIGALRM, _exit_when_safe)
+            signal.setitimer(signal.ITIMER_REAL, _RETRY_EXIT_SECONDS)
+            return
+        frame = frame.f_back
+    os._exit(1)
 
 
 def _end_with_parent() -> None:
@@ -182,7 +202,11 @@ def runner(workers: int, bar: tqdm[Any]) -> Iterator[Runner]:
     # Deferred while the pool starts and stops: a worker forked before its initializer runs
     # has this process's handlers, and a pool torn down halfway would not finish its shutdown.
     with interrupts.deferred():
-        pool = context.Pool(workers, initializer=_init_worker, initargs=(counter, stopping))
+        pool = context.Pool(
+            workers,
+            initializer=_init_worker,
+            initargs=(counter, stopping, threading.get_ident()),
+        )
     try:
         interrupts.check()
         yield Runner(pool, counter, bar)

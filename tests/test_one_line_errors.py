@@ -4,7 +4,6 @@ to 19): each now ends with exit 0, 1 or 2 as documented and at most one line of 
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -13,15 +12,11 @@ from typing import Any
 import pytest
 from builders import classification, line
 from procs import gtmerge_command
+from test_data_loss import write
+from test_faults import _closed_port
 from test_validate_images import manifest_for, png, upload
 
 from gtmerge.cli import main
-
-
-def write(directory: Path, name: str, text: str) -> Path:
-    path = directory / name
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def rejects_of(path: Path) -> list[dict[str, Any]]:
@@ -154,12 +149,6 @@ def test_a_bucket_without_a_slash_is_the_whole_bucket(s3: Any, tmp_path: Path) -
 
 
 # --- 17. --check-images that cannot reach S3 --------------------------------------------------
-
-
-def _closed_port() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
 def test_check_images_that_cannot_reach_s3_could_not_run(
