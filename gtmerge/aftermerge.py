@@ -9,7 +9,6 @@ as written and the run's report. The report (a :class:`MergeSplitReport`) carrie
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,8 +20,6 @@ from gtmerge.s3 import S3
 from gtmerge.sources import InputError, Source
 from gtmerge.split import SplitResult, check_split_options, split
 from gtmerge.stats import stats
-
-ExitHandler = Callable[..., bool]
 
 
 @dataclass
@@ -51,7 +48,7 @@ class AfterMerge:
     seed: int
     html: str | None
 
-    def check(self, sources: list[Source], targets: list[str]) -> None:
+    def check(self, sources: list[Source], targets: list[str], s3: S3) -> None:
         """Refuse inconsistent options and unwritable targets before any work is done."""
         if (self.fraction is None) != (self.test_output is None):
             raise MergeError("--split and --test-output go together")
@@ -67,7 +64,7 @@ class AfterMerge:
                 source.uri != "-" and same_target(target, source.uri) for source in sources
             ):
                 raise MergeError(f"{target}: the inputs and every output need distinct files")
-            check_writable(target)
+            check_writable(target, s3)
 
     def report(self, output: str, rules: Consolidation) -> Report:
         return MergeSplitReport(output, rules=rules)
@@ -78,28 +75,21 @@ class AfterMerge:
             return self.output
         return os.path.join(workdir, "merged.manifest")
 
-    def split_on_exit(self, report: Report, workdir: str, s3: S3) -> ExitHandler:
-        """An exit handler for the merge's ExitStack, pushed before the manifest's destination:
-        once that is committed, and unless the run failed, split the merged manifest into the
-        two outputs (nothing without ``--split``). Raising there aborts what is still open."""
-
-        def on_exit(kind: type[BaseException] | None, *_: object) -> bool:
-            if kind is not None or self.fraction is None or self.test_output is None:
-                return False
-            assert isinstance(report, MergeSplitReport)
-            report.split = split(
-                self.manifest(workdir),
-                self.output,
-                self.test_output,
-                fraction=self.fraction,
-                method=self.method,
-                seed=self.seed,
-                s3=s3,
-                tmp_dir=workdir,
-            )
-            return False
-
-        return on_exit
+    def split_merged(self, report: Report, workdir: str, s3: S3) -> None:
+        """Split the merged manifest in ``workdir`` into the two outputs, which are committed
+        together (:mod:`gtmerge.split.pair`); the split goes into the report."""
+        assert isinstance(report, MergeSplitReport)
+        assert self.fraction is not None and self.test_output is not None
+        report.split = split(
+            self.manifest(workdir),
+            self.output,
+            self.test_output,
+            fraction=self.fraction,
+            method=self.method,
+            seed=self.seed,
+            s3=s3,
+            tmp_dir=workdir,
+        )
 
     def write_html(self, report: Report, s3: S3) -> None:
         """Write the page of what was written (a no-op without ``--html``)."""

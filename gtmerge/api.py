@@ -20,6 +20,7 @@ from typing import Any, BinaryIO, NamedTuple
 import orjson
 from tqdm import tqdm
 
+from gtmerge import interrupts
 from gtmerge.aftermerge import AfterMerge
 from gtmerge.consolidate import OptionError, consolidation
 from gtmerge.consolidate.config import (
@@ -32,7 +33,7 @@ from gtmerge.consolidate.config import (
     VerdictMode,
 )
 from gtmerge.consolidate.image import Outcome
-from gtmerge.destination import check_writable, open_destination, same_target
+from gtmerge.destination import Outputs
 from gtmerge.errors import BadRecord, InvalidOutput, MergeError
 from gtmerge.ingest import ORDER_WIDTH, part_of, read_input, rejection_filer
 from gtmerge.mapping.config import builtin_names
@@ -159,23 +160,8 @@ def merge(
     settings = S3Settings(endpoint_url, sse, sse_kms_key_id, expected_bucket_owner)
     s3 = S3(settings)
     sources = _expand_all(inputs, mapping, s3)
-    targets = [target for target in (output, report, rejects, conflicts, relabel) if target]
-    for number, target in enumerate(targets):
-        # "-" as an input is stdin, never the same stream as an output
-        if any(source.uri != "-" and same_target(target, source.uri) for source in sources):
-            raise MergeError(f"{target}: refusing to overwrite one of the inputs")
-        if any(same_target(target, other) for other in targets[number + 1 :]):
-            raise MergeError(
-                f"{target}: the output, report, rejects, conflicts and relabel files "
-                "need distinct files"
-            )
-        check_writable(target)
     after = AfterMerge(output, split, test_output, split_method, seed, html)
-    after.check(sources, targets)
-    try:
-        plan = plan_run(sources, s3, memory_mb, workers or os.cpu_count() or 1)
-    except ValueError as exc:
-        raise MergeError(str(exc)) from exc
+    after.check(sources, [t for t in (output, report, rejects, conflicts, relabel) if t], s3)
     result = after.report(output, rules)
     verifies_ = rules.verifies if rules.applies_verdicts else None
     # Each image is written once, so no duplicate check is needed: the validator then keeps
@@ -183,13 +169,30 @@ def merge(
     # Rekognition, lines past the default quota are counted, not checked.
     validator = ManifestValidator(remember_refs=False, max_findings=_FINDINGS_KEPT_PER_CODE)
     with ExitStack() as stack:
-        bar = stack.enter_context(_progress_bar(sources, progress))
-        workdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="gtmerge-", dir=tmp_dir))
-        rejects_out, conflicts_out, relabel_out = (
-            stack.enter_context(open_destination(target, s3)) if target else None
-            for target in (rejects, conflicts, relabel)
+        # Every destination is checked and staged before any input is read, and all are
+        # committed together at the end (gtmerge/destination.py).
+        outputs = stack.enter_context(Outputs(s3, [source.uri for source in sources]))
+        # opened (and so committed) in this order: the manifest first, the report last
+        out = outputs.open(output) if after.fraction is None else None
+        rejects_out = outputs.open(rejects) if rejects is not None else None
+        extra = _Extra(
+            outputs.open(conflicts) if conflicts is not None else None,
+            outputs.open(relabel) if relabel is not None else None,
         )
-        extra = _Extra(conflicts_out, relabel_out)
+        report_out = outputs.open(report) if report is not None else None
+        try:
+            plan = plan_run(sources, s3, memory_mb, workers or os.cpu_count() or 1)
+        except ValueError as exc:
+            raise MergeError(str(exc)) from exc
+        bar = stack.enter_context(_progress_bar(sources, progress))
+        with interrupts.deferred():  # a directory made under a stop request would be left
+            workdir = stack.enter_context(
+                tempfile.TemporaryDirectory(prefix="gtmerge-", dir=tmp_dir)
+            )
+        interrupts.check()
+        if out is None:
+            # with --split, the merged manifest is only the split's input, kept in the workdir
+            out = stack.enter_context(open(after.manifest(workdir), "wb"))
         work: Runner | None = None
         if plan.in_memory:
             context = ReadContext(s3, image_root, bar.update, verifies_)
@@ -201,8 +204,6 @@ def merge(
             job = _Spooled(sources, context, settings, workdir, plan, strict, rules)
             work = stack.enter_context(runner(plan.workers, bar))
             lines = job.run(work, fmt, result, rejects_out, extra)
-        stack.push(after.split_on_exit(result, workdir, s3))  # once the manifest is in place
-        out = stack.enter_context(open_destination(after.manifest(workdir), s3))
         if work is None or not work.parallel:
             for line in lines:
                 out.write(line)
@@ -213,15 +214,18 @@ def merge(
         result.validation = validation.summary_dict()
         if fail_on_invalid and validation.has_errors:
             first = validation.errors[0]
+            where = "" if first.line is None else f" on line {first.line}"
             raise InvalidOutput(
                 f"{output}: the merged manifest is not valid for Rekognition "
-                f"({len(validation.errors)} errors, first: {first.code} on line {first.line}); "
+                f"({len(validation.errors)} errors, first: {first.code}{where}); "
                 "nothing was written"
             )
-    # Written once the manifest is in place, so that a report never describes a failed run.
-    if report:
-        with open_destination(report, s3) as report_out:
+        if after.fraction is not None:
+            out.close()
+            after.split_merged(result, workdir, s3)
+        if report_out is not None:
             report_out.write(orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2))
+        outputs.commit()
     after.write_html(result, s3)
     return result
 
@@ -259,6 +263,8 @@ def _expand_all(inputs: Sequence[str], mapping: str | None, s3: S3) -> list[Sour
             sources.extend(expand(path, s3, own_mapping or mapping))
         except InputError as exc:
             raise MergeError(str(exc)) from exc
+    if sum(source.uri == "-" for source in sources) > 1:
+        raise MergeError("-: standard input can be read only once")
     return sources
 
 

@@ -1,25 +1,34 @@
 """Outputs that appear whole or not at all: local paths, ``-`` and ``s3://`` URLs.
 
-- Local: written to a temporary file in the same directory, renamed over the target on
-  success (atomic on POSIX), deleted on failure; the previous file survives a failed run.
-- S3: a multipart upload through smart-open: any failure, including one while completing the
-  upload in ``close()`` (where smart-open's own ``with`` would not abort), aborts the upload and
-  no object is created (calling ``close()`` after an error would commit the partial object:
-  engineering notes §1, gotcha 1). A write that fails raises :class:`OutputError`.
-- ``-``: standard output, which cannot be taken back; use a file for all-or-nothing.
+Every file gtmerge writes (the merged manifest, its report and rejects, an annotated copy from
+``validate``) goes through :class:`Outputs`, in three steps:
 
+1. **open**, before any input is read: the target is refused if it is one of the inputs or
+   another output of the run, and its staging area is created, which proves it writable: a
+   temporary file in the target's directory, or an S3 multipart upload (so a missing bucket, a
+   denied ``PutObject`` or a KMS key that cannot be used fail the run before it does any work).
+2. **write**, the run's whole content, out of sight: the temporary file, or the upload's parts,
+   the last one included.
+3. **commit**, only when every output is complete: a rename each (atomic on POSIX), a
+   ``CompleteMultipartUpload`` each. Any failure or interruption before this step deletes the
+   temporary files and aborts the uploads, and the previous files and objects stay.
+
+``-`` is standard output, which cannot be taken back; use a file for all-or-nothing.
 Compression follows the target's extension (``.gz``, ``.bz2``, ``.zst``, ``.xz``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import os
+import stat
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import PurePosixPath
+from types import TracebackType
 from typing import Any, BinaryIO, cast
 
 import smart_open
@@ -28,15 +37,17 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from gtmerge import interrupts
 from gtmerge.errors import MergeError
-from gtmerge.s3 import S3, describe_error
+from gtmerge.s3 import S3, describe_error, split_uri
 
 _CODECS = {".gz", ".bz2", ".zst", ".xz"}
 #: Faster than smart-open's default gzip level 9 for a few percent more bytes (notes §1).
 _GZIP_LEVEL = 6
+#: Bytes per uploaded part (S3 wants at least 5 MiB but for the last; 10,000 parts at most).
+_PART_BYTES = 32 << 20
 
 
 class OutputError(MergeError):
-    """An S3 output that could not be written; its upload was aborted."""
+    """An output that cannot be written; nothing was made visible at its target."""
 
 
 def compression_for(uri: str) -> str:
@@ -58,74 +69,263 @@ def same_target(a: str, b: str) -> bool:
     return os.path.realpath(a) == os.path.realpath(b)
 
 
+class Outputs:
+    """The outputs of one run: opened up front, committed together, or all left as they were.
+
+    ``inputs`` are the URIs the run reads (``-`` aside: standard input is never the same
+    stream as an output). Leaving the block without :meth:`commit` (an error, an
+    interruption) discards every output.
+    """
+
+    def __init__(self, s3: S3, inputs: Sequence[str] = ()) -> None:
+        self._s3 = s3
+        self._inputs = [uri for uri in inputs if uri != "-"]
+        self._staged: list[_Staged] = []
+
+    def open(self, uri: str) -> BinaryIO:
+        """A writer for ``uri``, checked and staged now; its content becomes visible only
+        through :meth:`commit`."""
+        if not uri:
+            raise OutputError("'': an empty name cannot be an output")
+        if any(same_target(uri, source) for source in self._inputs):
+            raise OutputError(f"{uri}: refusing to overwrite one of the inputs")
+        if any(same_target(uri, staged.uri) for staged in self._staged):
+            raise OutputError(f"{uri}: every output needs distinct files")
+        staged: _Staged
+        if uri == "-":
+            staged = _Stdout(uri)
+        elif uri.startswith("s3://"):
+            staged = _Upload(uri, self._s3)
+        else:
+            staged = _LocalFile(uri)
+        self._staged.append(staged)
+        # A stop request while the staging area is created waits for it to be complete: a
+        # temporary file or an upload created under the exception would never be removed.
+        with interrupts.deferred():
+            staged.start()
+        interrupts.check()
+        return staged.writer
+
+    def commit(self) -> None:
+        """Complete every output, then make them visible in the order they were opened.
+
+        Completing (a compressor's trailer, the last part of an upload) can fail and is done
+        for all of them first; the commits that follow are a rename or a single
+        ``CompleteMultipartUpload`` each, the only window in which a failure leaves some
+        outputs new and the others old.
+        """
+        for staged in self._staged:
+            staged.finish()
+        with interrupts.commit():
+            for staged in self._staged:
+                staged.commit()
+                staged.committed = True
+
+    def __enter__(self) -> Outputs:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        for staged in self._staged:
+            if not staged.committed:
+                staged.discard()
+
+
+def check_writable(uri: str, s3: S3) -> None:
+    """Fail now, with the reason, when ``uri`` could not be written at the end of a run (a
+    missing directory or bucket, no permission): its output is staged and discarded."""
+    with Outputs(s3) as outputs:
+        outputs.open(uri)
+
+
 @contextmanager
-def open_destination(uri: str, s3: S3) -> Iterator[BinaryIO]:
-    """A binary writer whose content becomes visible at ``uri`` only if the block succeeds."""
-    if uri == "-":
-        yield sys.stdout.buffer
-        sys.stdout.buffer.flush()
-        return
-    codec = compression_for(uri)
-    kwargs = {"compresslevel": _GZIP_LEVEL} if codec == ".gz" else {}
-    if uri.startswith("s3://"):
-        yield from _s3_destination(uri, s3, codec, kwargs)
-    else:
-        yield from _local_destination(uri, codec, kwargs)
+def open_destination(uri: str, s3: S3, inputs: Sequence[str] = ()) -> Iterator[BinaryIO]:
+    """One output whose content becomes visible at ``uri`` only if the block succeeds."""
+    with Outputs(s3, inputs) as outputs:
+        writer = outputs.open(uri)
+        yield writer
+        outputs.commit()
 
 
-def check_writable(uri: str) -> None:
-    """Refuse a local destination whose directory is missing before any work is done, so that
-    a run never fails on its last output after replacing the first."""
-    if uri == "-" or uri.startswith("s3://"):
-        return
-    directory = os.path.dirname(os.path.abspath(uri))
-    if not os.path.isdir(directory):
-        raise OutputError(f"{uri}: no such directory: {directory}")
-    if os.path.isdir(uri):
-        raise OutputError(f"{uri}: is a directory")
+class _Staged:
+    """One output's staging area: :meth:`start` creates it, :attr:`writer` fills it,
+    :meth:`finish` completes its content, :meth:`commit` makes it visible, :meth:`discard`
+    removes it."""
+
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
+        self.committed = False
+        self.writer: BinaryIO
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def finish(self) -> None:
+        raise NotImplementedError
+
+    def commit(self) -> None:
+        raise NotImplementedError
+
+    def discard(self) -> None:
+        raise NotImplementedError
 
 
-def _local_destination(uri: str, codec: str, kwargs: dict[str, Any]) -> Iterator[BinaryIO]:
-    # Only this destination's own steps are write errors: what the caller's block raises (a
-    # corrupt input read lazily while the output is written, say) is the caller's.
-    directory = os.path.dirname(os.path.abspath(uri))
-    with _write_errors(uri):
-        fd, temp = tempfile.mkstemp(prefix=".gtmerge-", suffix=".partial", dir=directory)
-        os.close(fd)
-    try:
-        with _write_errors(uri):
-            os.chmod(temp, 0o666 & ~_umask())  # mkstemp's 0600 would make the manifest private
-            stream = smart_open.open(temp, "wb", compression=codec, compression_kwargs=kwargs)
+class _Stdout(_Staged):
+    def start(self) -> None:
+        self.writer = sys.stdout.buffer
+
+    def finish(self) -> None:
+        with _write_errors(self.uri):
+            sys.stdout.buffer.flush()
+
+    def commit(self) -> None:
+        pass
+
+    def discard(self) -> None:
+        pass
+
+
+class _LocalFile(_Staged):
+    """A temporary file in the target's directory, renamed over the target."""
+
+    def start(self) -> None:
+        directory = os.path.dirname(os.path.abspath(self.uri))
+        if not os.path.isdir(directory):
+            raise OutputError(f"{self.uri}: no such directory: {directory}")
+        with contextlib.suppress(FileNotFoundError):
+            mode = os.stat(self.uri).st_mode
+            if stat.S_ISDIR(mode):
+                raise OutputError(f"{self.uri}: is a directory")
+            if not stat.S_ISREG(mode):  # a rename would replace a device or a pipe
+                raise OutputError(f"{self.uri}: not a regular file")
         try:
-            yield cast(BinaryIO, _Checked(stream, uri))
-        except BaseException:
-            with contextlib.suppress(Exception):
-                stream.close()
-            raise
-        with _write_errors(uri):
-            stream.close()  # flushes, and ends a compressed stream
-        with interrupts.commit(), _write_errors(uri):
-            os.replace(temp, uri)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):  # the directory may have gone with it
-            os.unlink(temp)
-        raise
+            fd, self._temp = tempfile.mkstemp(prefix=".gtmerge-", suffix=".partial", dir=directory)
+        except OSError as exc:
+            raise OutputError(f"{self.uri}: cannot write in {directory}: {exc.strerror}") from exc
+        os.close(fd)
+        with _write_errors(self.uri):
+            os.chmod(self._temp, 0o666 & ~_umask())  # mkstemp's 0600 would make it private
+            codec = compression_for(self.uri)
+            kwargs = {"compresslevel": _GZIP_LEVEL} if codec == ".gz" else {}
+            self._stream = smart_open.open(
+                self._temp, "wb", compression=codec, compression_kwargs=kwargs
+            )
+        self.writer = cast(BinaryIO, _Checked(self._stream, self.uri))
 
+    def finish(self) -> None:
+        with _write_errors(self.uri):
+            self._stream.close()  # flushes, and ends a compressed stream
 
-def _s3_destination(uri: str, s3: S3, codec: str, kwargs: dict[str, Any]) -> Iterator[BinaryIO]:
-    with _write_errors(uri):
-        params = s3.write_params(content_type_for(uri))
-        upload: Any = smart_open.open(uri, "wb", compression="disable", transport_params=params)
-    try:
-        stream = smart_open.compression.compression_wrapper(upload, "wb", codec, uri, kwargs)
-        yield cast(BinaryIO, _Checked(stream, uri))
-        with interrupts.commit(), _write_errors(uri):
-            stream.close()  # a compressor does not close the upload it writes to
-            upload.close()  # completes the upload
-    except BaseException:
+    def commit(self) -> None:
+        with _write_errors(self.uri):
+            os.replace(self._temp, self.uri)
+
+    def discard(self) -> None:
+        if not hasattr(self, "_temp"):
+            return
         with contextlib.suppress(Exception):
-            upload.terminate()  # aborts the upload; nothing to do if it was completed
-        raise
+            self._stream.close()
+        with contextlib.suppress(FileNotFoundError):  # the directory may have gone with it
+            os.unlink(self._temp)
+
+
+class _Upload(_Staged):
+    """An S3 multipart upload, completed on commit and aborted otherwise, so no object is
+    created before the run succeeds (smart-open's writer uploads its last part and completes
+    in one ``close()``, which leaves no way to finish every output before committing any)."""
+
+    def __init__(self, uri: str, s3: S3) -> None:
+        super().__init__(uri)
+        self._s3 = s3
+        self._bucket, self._key = split_uri(uri)
+        self._upload_id: str | None = None
+        self._parts: list[dict[str, Any]] = []
+        self._buffer = io.BytesIO()
+
+    def start(self) -> None:
+        if not self._bucket or not self._key or self._key.endswith("/"):
+            raise OutputError(f"{self.uri}: an S3 output needs s3://BUCKET/KEY")
+        put = self._s3.put_params(content_type_for(self.uri))
+        with _write_errors(self.uri):
+            created = self._s3.client.create_multipart_upload(
+                Bucket=self._bucket, Key=self._key, **put
+            )
+            self._upload_id = str(created["UploadId"])
+        codec = compression_for(self.uri)
+        kwargs = {"compresslevel": _GZIP_LEVEL} if codec == ".gz" else {}
+        raw = cast(BinaryIO, _UploadWriter(self))
+        self._stream = smart_open.compression.compression_wrapper(
+            raw, "wb", codec, self.uri, kwargs
+        )
+        self.writer = cast(BinaryIO, _Checked(self._stream, self.uri))
+
+    def write(self, data: bytes) -> int:
+        self._buffer.write(data)
+        if self._buffer.tell() >= _PART_BYTES:
+            self._upload_part()
+        return len(data)
+
+    def finish(self) -> None:
+        with _write_errors(self.uri):
+            self._stream.close()  # ends a compressed stream; does not close the upload
+            if self._buffer.tell():
+                self._upload_part()
+
+    def commit(self) -> None:
+        with _write_errors(self.uri):
+            if not self._parts:  # S3 completes no upload without a part: an empty object
+                put = self._s3.put_params(content_type_for(self.uri))
+                self._s3.client.put_object(Bucket=self._bucket, Key=self._key, Body=b"", **put)
+                self.discard()
+                return
+            self._s3.client.complete_multipart_upload(
+                Bucket=self._bucket,
+                Key=self._key,
+                UploadId=self._upload_id,
+                MultipartUpload={"Parts": self._parts},
+                **self._s3.owner_params(),
+            )
+
+    def discard(self) -> None:
+        if self._upload_id is None:
+            return
+        with interrupts.deferred(), contextlib.suppress(Exception):
+            self._s3.client.abort_multipart_upload(
+                Bucket=self._bucket,
+                Key=self._key,
+                UploadId=self._upload_id,
+                **self._s3.owner_params(),
+            )
+
+    def _upload_part(self) -> None:
+        number = len(self._parts) + 1
+        answer = self._s3.client.upload_part(
+            Bucket=self._bucket,
+            Key=self._key,
+            UploadId=self._upload_id,
+            PartNumber=number,
+            Body=self._buffer.getvalue(),
+            **self._s3.owner_params(),
+        )
+        self._parts.append({"ETag": answer["ETag"], "PartNumber": number})
+        self._buffer = io.BytesIO()
+
+
+class _UploadWriter(io.RawIOBase):
+    """The file object a compressor writes into: parts of an :class:`_Upload`."""
+
+    def __init__(self, upload: _Upload) -> None:
+        self._upload = upload
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        return self._upload.write(bytes(data))
 
 
 class _Checked:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import reprlib
+
 
 class MergeError(Exception):
     """A run that could not complete; every destination was left as it was."""
@@ -13,3 +15,28 @@ class BadRecord(MergeError):
 
 class InvalidOutput(MergeError):
     """``fail_on_invalid`` and the merged manifest breaks Rekognition's rules."""
+
+
+#: Characters of an offending value an error message quotes: enough to find it in the input,
+#: never the whole of a value that may be megabytes long.
+EXCERPT_CHARS = 80
+
+
+def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
+    """``text``, cut to ``limit`` characters with an ellipsis: the one way every error message
+    quotes a value taken from the input or the command line."""
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = EXCERPT_CHARS
+_REPR.maxlevel = 3
+
+
+def quoted(value: object) -> str:
+    """An excerpt of ``value`` as a Python literal (quotes and escapes included), in time
+    and memory bounded whatever its size or nesting: YAML aliases can make a structure that
+    a plain ``repr`` would spell out in gigabytes."""
+    if isinstance(value, str):
+        return repr(excerpt(value))
+    return excerpt(_REPR.repr(value))

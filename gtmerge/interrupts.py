@@ -13,6 +13,7 @@ and exit status 0 rather than with a new manifest and an "interrupted" status.
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from collections.abc import Callable, Iterator
@@ -24,13 +25,26 @@ _requested = False
 _committing = False
 _committed = False
 _deferring = 0
+_owner = 0  # the process whose run the handlers stop
 
 
 def _request_stop(signum: int, frame: FrameType | None) -> None:
     global _requested
+    if os.getpid() != _owner:
+        # A process forked from the run before it set handlers of its own (a pool worker
+        # starting up): it holds none of the pool's locks yet, and ends here, quietly. Left
+        # to the run's logic it could ignore the pool's own SIGTERM and never be joined.
+        os._exit(1)
     repeated, _requested = _requested, True
-    # a repeated request stops even a deferred wait: the way out of one that never ends
-    if not (_committing or _committed or (_deferring and not repeated)):
+    if _committing or _committed:
+        return
+    # The first request raises, except inside a deferred wait. A repeated one raises only
+    # there, and only for SIGINT: a person's second Ctrl-C is the way out of a wait that
+    # never ends. Never in the cleanup the first one started, and never for SIGTERM, which
+    # machines send to the whole group, often twice, and follow up with SIGKILL themselves:
+    # breaking off a wait on the pool can leave its shutdown waiting on a lock.
+    escape = repeated and signum == signal.SIGINT
+    if (not repeated and not _deferring) or (escape and _deferring):
         raise KeyboardInterrupt
 
 
@@ -81,7 +95,9 @@ def stop_on_signals(*, restore: bool = True) -> Iterator[None]:
     removing temp files); this raises KeyboardInterrupt for it, as for Ctrl-C. With
     ``restore=False`` the handlers stay after the block (for a process about to exit).
     """
+    global _owner
     _reset()
+    _owner = os.getpid()
     previous = {sig: signal.signal(sig, _request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     previous_hook = sys.unraisablehook
     sys.unraisablehook = _unraisable(previous_hook)

@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote, urlsplit
 
+from gtmerge.errors import quoted
+
 
 class InvalidKey(ValueError):
     """A reference that cannot be turned into an S3 image key."""
@@ -27,15 +29,36 @@ _VIRTUAL_HOST = re.compile(
 _PATH_HOST = re.compile(r"^s3(?:[.-]dualstack)?(?:[.-][a-z0-9-]+)?\.amazonaws\.com(?:\.cn)?$")
 
 
+#: ASCII control characters, NUL included: AWS tells to avoid them in keys, S3's XML listings
+#: cannot carry them, and a NUL would cut the name short in many a tool.
+CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f]")
+
+
+def control_character_problem(ref: str) -> str | None:
+    """Why ``ref`` cannot name an image because of a control character in it, if it has one."""
+    found = CONTROL_CHARACTER.search(ref)
+    if found is None:
+        return None
+    return f"contains a control character (U+{ord(found.group()):04X})"
+
+
 def normalise_key(ref: str) -> str:
     """Return the canonical ``s3://bucket/key`` for an image reference.
 
     Raises :class:`InvalidKey` with a readable reason when ``ref`` is not an S3 object.
     """
-    if ref.startswith("s3://") and "%" not in ref:  # the common case, without splitting
+    if ref.startswith("s3://") and "%" not in ref and ref.isprintable():  # the common case
         bucket_end = ref.find("/", 5)
         if 5 < bucket_end < len(ref) - 1:
             return ref
+    key = _normalise(ref)
+    problem = control_character_problem(key)
+    if problem is not None:
+        raise InvalidKey(f"source-ref {_shown(ref)} {problem}")
+    return key
+
+
+def _normalise(ref: str) -> str:
     scheme, sep, rest = ref.partition("://")
     if not sep:
         raise InvalidKey(f"source-ref {_shown(ref)} is not an s3:// URI")
@@ -92,7 +115,7 @@ def _from_url(ref: str) -> str:
 def _shown(ref: str) -> str:
     """A reference as error messages show it: without a query string, which for a presigned
     URL holds a signature and a credential."""
-    return repr(ref.partition("?")[0])
+    return quoted(ref.partition("?")[0])
 
 
 def _decode(key: str, ref: str) -> str:

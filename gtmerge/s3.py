@@ -76,23 +76,14 @@ class S3:
             "client_kwargs": {"S3.Client.get_object": self.owner_params()},
         }
 
-    def write_params(self, content_type: str) -> dict[str, Any]:
+    def put_params(self, content_type: str) -> dict[str, str]:
+        """What every object creation carries (CreateMultipartUpload, PutObject)."""
         put: dict[str, str] = {"ContentType": content_type, **self.owner_params()}
         if self.settings.sse:
             put["ServerSideEncryption"] = self.settings.sse
         if self.settings.sse_kms_key_id:
             put["SSEKMSKeyId"] = self.settings.sse_kms_key_id
-        owner = self.owner_params()
-        return {
-            "client": self.client,
-            "client_kwargs": {
-                "S3.Client.create_multipart_upload": put,
-                "S3.Client.put_object": put,
-                "S3.Client.upload_part": owner,
-                "S3.Client.complete_multipart_upload": owner,
-                "S3.Client.abort_multipart_upload": owner,
-            },
-        }
+        return put
 
 
 def split_uri(uri: str) -> tuple[str, str]:

@@ -77,6 +77,8 @@ class Source:
 def expand(spec: str, s3: S3, mapping: str | None = None) -> list[Source]:
     """Turn one command-line input into sources, globs expanded in sorted order."""
     if spec == "-":
+        if sys.stdin is None or sys.stdin.closed:  # started with stdin closed (<&-)
+            raise InputError("-: standard input is closed")
         return [Source("-", None, mapping)]
     if spec.startswith("s3://"):
         return _expand_s3(spec, s3, mapping)
@@ -96,7 +98,9 @@ def _expand_s3(spec: str, s3: S3, mapping: str | None) -> list[Source]:
     bucket, pattern = split_uri(spec)
     if not bucket:
         raise InputError(f"{spec}: no bucket in this S3 URL")
-    if pattern == "" or pattern.endswith("/"):
+    if pattern == "":  # the whole bucket, a prefix like any other
+        return [Source(f"s3://{bucket}/", None, mapping)]
+    if pattern.endswith("/"):
         return [Source(spec, None, mapping)]
     glob_at = _GLOB_CHARS.search(pattern)
     try:
@@ -290,11 +294,17 @@ class _Decompressed(io.RawIOBase):
 MAX_LINE_BYTES = 16 << 20
 
 
-def read_lines(stream: BinaryIO, max_bytes: int = MAX_LINE_BYTES) -> Iterator[bytes | None]:
+def read_lines(
+    stream: BinaryIO,
+    max_bytes: int = MAX_LINE_BYTES,
+    on_overlong: Callable[[int], object] | None = None,
+) -> Iterator[bytes | None]:
     """Lines of a stream, with ``None`` in place of any line longer than ``max_bytes``.
 
     A file with a 100 MB line and no newline must not need 100 MB of memory, so lines are read
-    with a size limit and the rest of an overlong line is drained chunk by chunk.
+    with a size limit and the rest of an overlong line is drained chunk by chunk. Every reader
+    of lines (manifests, CSV, ``validate``) reads through here, so one limit holds for all;
+    ``on_overlong`` is told the size of each overlong line, before its ``None``.
     """
     readline = stream.readline
     while True:
@@ -308,6 +318,10 @@ def read_lines(stream: BinaryIO, max_bytes: int = MAX_LINE_BYTES) -> Iterator[by
         if not rest:  # exactly the limit, at the end of the stream
             yield line
             return
+        size = len(line) + len(rest)
         while rest and not rest.endswith(b"\n"):
             rest = readline(max_bytes)
+            size += len(rest)
+        if on_overlong is not None:
+            on_overlong(size)
         yield None

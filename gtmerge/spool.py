@@ -20,8 +20,10 @@ so a process pool runs them here and a distributed scheduler could run them else
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import os
+import resource
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
@@ -60,6 +62,9 @@ from gtmerge.writer import ManifestFormat
 _SPLIT_BITS = 4
 _HASH_BITS = 32
 _FILE_BUFFER = 1 << 15
+#: Files :func:`ordered_lines` merges at once: the most partitions a run has (so its final
+#: merge stays one pass), unless half the process's open-file limit is less.
+MAX_OPEN_FILES = 256
 
 
 @dataclass(frozen=True)
@@ -342,10 +347,32 @@ def _result_paths(task: MergeTask) -> tuple[str, str, str, str]:
 
 
 def ordered_lines(paths: list[str]) -> Iterator[bytes]:
-    """The lines of several files sorted by order key (each file is), order keys included."""
-    with ExitStack() as stack:
-        files = [stack.enter_context(open(path, "rb", _FILE_BUFFER)) for path in paths]
-        yield from heapq.merge(*files)
+    """The lines of several files sorted by order key (each file is), order keys included.
+
+    At most :data:`MAX_OPEN_FILES` (or half the open-file limit) are open at once, whatever
+    the number of files (one per input part: a run over thousands of inputs must not hit
+    ``ulimit -n``): groups of them are first merged into intermediate files next to them,
+    removed once read.
+    """
+    fan_in = max(2, min(MAX_OPEN_FILES, resource.getrlimit(resource.RLIMIT_NOFILE)[0] // 2))
+    merged: list[str] = []
+    try:
+        while len(paths) > fan_in:
+            groups = [paths[i : i + fan_in] for i in range(0, len(paths), fan_in)]
+            paths = []
+            for group in groups:
+                target = f"{group[0]}.merged-{len(merged)}"
+                merged.append(target)
+                with open(target, "wb", _FILE_BUFFER) as out:
+                    out.writelines(ordered_lines(group))
+                paths.append(target)
+        with ExitStack() as stack:
+            files = [stack.enter_context(open(path, "rb", _FILE_BUFFER)) for path in paths]
+            yield from heapq.merge(*files)
+    finally:
+        for path in merged:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
 
 
 def merged_lines(runs: list[str]) -> Iterator[bytes]:

@@ -1,15 +1,25 @@
 """Run the spool tasks inline or on a process pool, with one progress bar over both.
 
-Workers ignore SIGINT: a Ctrl-C reaches the whole process group, and only the main process
-should react (by terminating the pool and cleaning up), not every worker with a traceback.
+Only the main process reacts to a stop request; it stops the pool itself. SIGINT and SIGTERM
+reach the workers too when they go to the whole process group (a terminal's Ctrl-C,
+``timeout``, ``kill -- -PGID``, systemd, container runtimes), and a worker that died there
+could die holding one of the pool's locks (an idle worker holds the task queue's lock while
+it waits for a task): the shutdown would then wait for that lock forever. So workers ignore
+both signals until the main process says it is stopping them (:data:`_stopping`), and then
+end at once on the SIGTERM the pool sends. A worker also ends when the main process is gone
+(killed by a second signal, say), rather than live on as an orphan.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import multiprocessing
 import multiprocessing.pool
+import os
 import signal
 import sys
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -26,15 +36,54 @@ R = TypeVar("R")
 
 _POLL_SECONDS = 0.5
 _progress: Any = None  # a shared byte counter in each worker (set by the pool initializer)
+_stopping: Any = None  # a shared flag in each worker: the main process is stopping the pool
+_PR_SET_PDEATHSIG = 1
+_PIPES = os.path.join("multiprocessing", "connection.py")
+_RETRY_EXIT_SECONDS = 0.02
 
 
-def _init_worker(counter: Any) -> None:
-    global _progress
-    _progress = counter
-    # The parent stops the pool on Ctrl-C, and terminates it with SIGTERM, which must end a
-    # worker quietly: not the CLI's handler (inherited through fork) raising in every worker.
+def _init_worker(counter: Any, stopping: Any, creator: int) -> None:
+    global _progress, _stopping
+    _progress, _stopping = counter, stopping
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    # The kernel's "parent death" is the death of the thread that forked: for a worker the
+    # pool forks again from its own thread (to replace one that died), that thread ends
+    # with the pool's shutdown and would kill the worker in the middle of it.
+    if threading.get_ident() == creator:
+        _end_with_parent()
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    """Once the main process is stopping the pool, SIGTERM ends the worker, quietly; before,
+    one sent to the whole group is left to the main process."""
+    if _stopping.value:
+        _exit_when_safe(signum, frame)
+
+
+def _exit_when_safe(signum: int, frame: Any) -> None:
+    """End the worker, unless it is reading or writing one of the pool's pipes: it then holds
+    that queue's lock, which the pool's shutdown needs (a group SIGTERM can land there as the
+    shutdown starts). Then look again shortly, until it is out."""
+    while frame is not None:
+        if frame.f_code.co_filename.endswith(_PIPES):
+            signal.signal(signal.SIGALRM, _exit_when_safe)
+            signal.setitimer(signal.ITIMER_REAL, _RETRY_EXIT_SECONDS)
+            return
+        frame = frame.f_back
+    os._exit(1)
+
+
+def _end_with_parent() -> None:
+    """Have the kernel kill this worker when the main process dies (Linux only)."""
+    if not sys.platform.startswith("linux"):
+        return
+    parent = os.getppid()
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # it died before the request took effect
+        os._exit(1)
 
 
 def count_bytes(n: int) -> None:
@@ -149,17 +198,32 @@ def runner(workers: int, bar: tqdm[Any]) -> Iterator[Runner]:
         return
     context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
     counter = context.Value("Q", 0)
+    stopping = context.Value("b", 0, lock=False)
     # Deferred while the pool starts and stops: a worker forked before its initializer runs
     # has this process's handlers, and a pool torn down halfway would not finish its shutdown.
     with interrupts.deferred():
-        pool = context.Pool(workers, initializer=_init_worker, initargs=(counter,))
+        pool = context.Pool(
+            workers,
+            initializer=_init_worker,
+            initargs=(counter, stopping, threading.get_ident()),
+        )
     try:
         interrupts.check()
         yield Runner(pool, counter, bar)
     except BaseException:
-        with interrupts.deferred():
-            pool.terminate()
-            pool.join()
+        stopping.value = 1
+        try:
+            with interrupts.deferred():
+                pool.terminate()
+                pool.join()
+        except BaseException:
+            # A second stop request broke off the shutdown: abandon the pool, but leave no
+            # worker behind that would write on into the spool directory being removed.
+            for process in pool._pool:  # type: ignore[attr-defined]
+                with contextlib.suppress(OSError):
+                    os.kill(process.pid, signal.SIGKILL)
+                process.join(5)
+            raise
         raise
     with interrupts.deferred():
         pool.close()

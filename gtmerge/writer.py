@@ -9,6 +9,7 @@ images always give the same bytes.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ from gtmerge.model import BoxSet, ImageRecord, Label
 
 DEFAULT_LABEL_ATTRIBUTE = "label"
 DEFAULT_BOX_ATTRIBUTE = "bounding-box"
+_DIGITS = re.compile("[0-9]+")
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,14 @@ class ManifestFormat:
                 raise ValueError(f"{name!r} cannot be a label attribute name")
         if self.label_attribute == self.box_attribute:
             raise ValueError("label and bounding-box attribute names must differ")
+        # Numbered forms collide when one base is the other followed by digits: label "a" and
+        # box "a1" both write "a10", and the box set would silently replace the label.
+        short, long = sorted((self.label_attribute, self.box_attribute), key=len)
+        if long.startswith(short) and _DIGITS.fullmatch(long[len(short) :]):
+            raise ValueError(
+                f"attribute names {self.label_attribute!r} and {self.box_attribute!r} would "
+                f"collide: both number an attribute {long + '0'!r}"
+            )
 
     def render(self, image: ImageRecord) -> bytes:
         """One compact JSON line, newline included; non-ASCII written as UTF-8."""

@@ -249,6 +249,23 @@ def test_a_failed_output_leaves_no_report_behind(
     assert not report.exists()
 
 
+def test_a_report_whose_upload_fails_leaves_the_output_as_it_was(
+    proxy: FaultProxy, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every output is complete (its last part uploaded) before the first one is committed."""
+    (tmp_path / "in.manifest").write_bytes(INPUT)
+    out = tmp_path / "out.manifest"
+    out.write_bytes(PREVIOUS)
+    proxy.add("status", "PUT", r"partNumber=", times=99)
+    args = ["merge", str(tmp_path / "in.manifest"), "-o", str(out)]
+    assert main([*args, "--report", f"s3://{BUCKET}/report.json"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"gtmerge merge: s3://{BUCKET}/report.json: write failed: SlowDown")
+    assert err.count("\n") == 1
+    assert out.read_bytes() == PREVIOUS
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.manifest", "out.manifest"]
+
+
 # --- a dead endpoint ---------------------------------------------------------------------------
 
 

@@ -62,15 +62,18 @@ class Run:
             start_new_session=True,
         )
 
-    def interrupt_when(self, ready: Callable[[], bool], sig: signal.Signals) -> bool:
-        """Send ``sig`` once ``ready()``; False if the run ended first."""
+    def interrupt_when(
+        self, ready: Callable[[], bool], sig: signal.Signals, *, group: bool | None = None
+    ) -> bool:
+        """Send ``sig`` once ``ready()``; False if the run ended first. By default SIGINT goes
+        to the whole group and SIGTERM to the main process; ``group`` says otherwise."""
         while not ready():
             if self.proc.poll() is not None:
                 return False
             if time.monotonic() - self.started > 120:
                 raise TimeoutError("the moment to interrupt never came")
             time.sleep(0.01)
-        if sig == signal.SIGINT:
+        if group if group is not None else sig == signal.SIGINT:
             os.killpg(self.proc.pid, sig)
         else:
             self.proc.send_signal(sig)
@@ -213,3 +216,54 @@ def test_s3_to_s3_merge_killed_at_any_moment_never_changes_the_destination(
         completed_before_the_signal=completed,
         records_lost=0,
     )
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_an_interrupted_annotation_leaves_the_destination_as_it_was(
+    sig: signal.Signals, big_input: Path, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """``validate --annotate`` is written through the same destinations as ``merge``."""
+    out_dir, tmp = tmp_path / "out", tmp_path / "tmp"
+    out_dir.mkdir()
+    tmp.mkdir()
+    out = out_dir / "annotated.manifest"
+    out.write_bytes(PREVIOUS)
+    args = ["validate", str(big_input), "--annotate", str(out)]
+    for moment in (reading(out_dir), writing(out_dir)):
+        run = Run(args, tmp)
+        assert run.interrupt_when(moment, sig), "the run ended before the signal"
+        code, err = run.finish()
+        assert_interrupted(code, err)
+        assert sorted(os.listdir(out_dir)) == ["annotated.manifest"]
+        assert out.read_bytes() == PREVIOUS
+    done = run_gtmerge(*args)
+    assert done.returncode == 1, done.stderr  # the input repeats images: findings, exit 1
+    assert out.read_bytes().count(b"\n") == LINES
+    record_figures(f"interrupts::{request.node.name}", interrupted=2, records_lost=0)
+
+
+@pytest.mark.parametrize("repeat", [1, 2], ids=["once", "twice"])
+def test_sigterm_to_the_whole_group_ends_a_spooled_run_quietly(
+    repeat: int, big_input: Path, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """What ``timeout``, ``kill -- -PGID``, systemd and container runtimes send: the workers
+    get it too. It used to kill them inside the pool's locks, and the run never ended."""
+    out_dir, tmp = tmp_path / "out", tmp_path / "tmp"
+    out_dir.mkdir()
+    tmp.mkdir()
+    out = out_dir / "train.manifest"
+    out.write_bytes(PREVIOUS)
+    args = ["merge", str(big_input), "-o", str(out), "--memory", "32", "--workers", "2"]
+    for moment in (spooling(tmp), writing(out_dir)):
+        run = Run(args, tmp)
+        assert run.interrupt_when(moment, signal.SIGTERM, group=True)
+        for _ in range(repeat - 1):
+            time.sleep(0.05)
+            if run.proc.poll() is None:
+                os.killpg(run.proc.pid, signal.SIGTERM)
+        code, err = run.finish()  # also: no process of the group is left
+        assert_interrupted(code, err)
+        assert sorted(os.listdir(out_dir)) == ["train.manifest"]
+        assert out.read_bytes() == PREVIOUS
+        assert os.listdir(tmp) == []
+    record_figures(f"interrupts::{request.node.name}", interrupted=2, records_lost=0)

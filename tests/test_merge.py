@@ -336,7 +336,7 @@ def test_stdout_cannot_take_two_outputs(capsys: pytest.CaptureFixture[str], tmp_
     source = write(tmp_path, "in.manifest", manifest(line("a.jpg")))
     assert main(["merge", source, "-o", "-", "--rejects", "-"]) == 2
     assert (
-        "the output, report, rejects, conflicts and relabel files need distinct files"
+        "-: every output needs distinct files"
         in capsys.readouterr().err
     )
 

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from procs import record_figures
 
 from gtmerge import merge, planning
+from gtmerge.nesting import NestingError, NestingGuard
 from gtmerge.readers import Parsed
 from gtmerge.readers.groundtruth import parse_line
 from gtmerge.validate import ManifestValidator
@@ -253,3 +254,45 @@ def test_consolidation_is_the_same_spooled_valid_and_accounted_for() -> None:
         st.tuples(st.lists(consolidated_line, min_size=1, max_size=12), options),
         prop,
     )
+
+
+# --- the nesting limit ------------------------------------------------------------------------
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.integers() | st.text(alphabet='ab"\\[]{}', max_size=6),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.text('k[\\"', max_size=3), inner, max_size=3)
+    ),
+    max_leaves=30,
+)
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, list):
+        return 1 + max((_depth(item) for item in value), default=0)
+    if isinstance(value, dict):
+        return 1 + max((_depth(item) for item in value.values()), default=0)
+    return 0
+
+
+@SETTINGS
+@given(_JSON_VALUES, st.lists(st.integers(min_value=0, max_value=200), max_size=4))
+def test_the_nesting_guard_agrees_with_a_parser_however_the_text_is_cut(
+    value: Any, cuts: list[int]
+) -> None:
+    """Brackets and quotes inside strings, escapes split across chunks: the depth the guard
+    follows is the depth of the parsed value, and the limit holds exactly at it."""
+    data = json.dumps(value).encode()
+    bounds = sorted({min(cut, len(data)) for cut in cuts})
+    pieces = [data[a:b] for a, b in zip([0, *bounds], [*bounds, len(data)], strict=True)]
+    depth = _depth(value)
+    for limit, passes in ((depth, True), (depth - 1, False)):
+        guard = NestingGuard(limit)
+        try:
+            for piece in pieces:
+                guard.feed(piece)
+        except NestingError:
+            assert not passes
+        else:
+            assert passes or depth == 0

@@ -6,6 +6,7 @@ import json
 import math
 import os
 import random
+import resource
 import signal
 from pathlib import Path
 
@@ -19,7 +20,14 @@ from gtmerge.errors import MergeError
 from gtmerge.readers import ReadContext
 from gtmerge.s3 import S3Settings
 from gtmerge.sources import Source
-from gtmerge.spool import MergeTask, SpoolTask, merge_partition, merged_lines, spool_input
+from gtmerge.spool import (
+    MergeTask,
+    SpoolTask,
+    merge_partition,
+    merged_lines,
+    ordered_lines,
+    spool_input,
+)
 from gtmerge.workers import runner
 from gtmerge.writer import ManifestFormat
 
@@ -189,3 +197,21 @@ def test_a_worker_that_dies_fails_the_run_instead_of_hanging() -> None:
         runner(2, tqdm(disable=True)) as work,
     ):
         list(work.map(_kill_own_process, [1, 2]))
+
+
+def test_ordered_lines_keeps_open_files_bounded_whatever_their_number(tmp_path: Path) -> None:
+    """One rejects file per input part: thousands of inputs must not hit ``ulimit -n``."""
+    paths = []
+    for n in range(300):
+        path = tmp_path / f"rejects-{n:06d}"
+        path.write_bytes(b"".join(b"%08d %d\n" % (k * 300 + n, n) for k in range(3)))
+        paths.append(str(path))
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (64, hard))
+    try:
+        lines = list(ordered_lines(paths))
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert lines == sorted(lines)
+    assert len(lines) == 900
+    assert sorted(os.listdir(tmp_path)) == sorted(os.path.basename(p) for p in paths)

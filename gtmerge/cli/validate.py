@@ -17,11 +17,11 @@ from gtmerge.cli.options import (
     positive_int,
     s3_settings,
 )
+from gtmerge.destination import OutputError
 from gtmerge.rekognition import DEFAULT_MAX_LINES
-from gtmerge.s3 import S3, describe_error
-from gtmerge.sources import InputError, expand
+from gtmerge.s3 import S3
+from gtmerge.sources import InputError
 from gtmerge.validate import validate
-from gtmerge.validate.annotate import write_annotated
 from gtmerge.validate.report import text_report
 
 
@@ -72,8 +72,6 @@ def add_parser(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     s3 = S3(s3_settings(args))
     try:
-        if args.annotate and len(args.manifests) != 1:
-            raise InputError(f"{args.annotate}: --annotate takes exactly one MANIFEST")
         result = validate(
             args.manifests,
             test=args.test,
@@ -81,15 +79,9 @@ def run(args: argparse.Namespace) -> int:
             max_lines=args.max_lines,
             s3=s3,
             progress=args.progress,
+            annotate=args.annotate,
         )
-        if args.annotate:
-            (source,) = expand(args.manifests[0], s3)
-            findings = [f for f in result.errors + result.warnings if f.manifest == source.name]
-            try:
-                write_annotated(source, findings, args.annotate, s3)
-            except OSError as exc:
-                raise InputError(f"{args.annotate}: {describe_error(exc)}") from exc
-    except InputError as exc:
+    except (InputError, OutputError) as exc:
         print(f"gtmerge validate: {exc}", file=sys.stderr)
         return EXIT_FAILED
     if args.json:

@@ -16,6 +16,7 @@ from typing import Any
 import jmespath
 import yaml
 
+from gtmerge.errors import excerpt, quoted
 from gtmerge.mapping.expressions import Expression, ExpressionError, compile_expression
 from gtmerge.mapping.functions import Scope, new_options
 from gtmerge.rekognition import is_confidence, is_valid_creation_date
@@ -165,10 +166,47 @@ def load_mapping(name_or_path: str) -> Mapping:
 def parse_mapping(text: str, name: str, origin: str) -> Mapping:
     """Validate and compile a mapping from YAML text; ``origin`` names it in errors."""
     try:
+        _check_expansion(text, origin)
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise MappingError(f"{origin}: not valid YAML: {' '.join(str(exc).split())}") from exc
+        problem = excerpt(" ".join(str(exc).split()), _YAML_ERROR_CHARS)
+        raise MappingError(f"{origin}: not valid YAML: {problem}") from exc
     return _Loader(origin).mapping(document, name)
+
+
+#: Nodes a mapping may hold once its aliases are expanded. The built-in mappings have about a
+#: hundred; nested aliases ("billion laughs") reach billions from a kilobyte of YAML.
+MAX_YAML_NODES = 10_000
+_YAML_ERROR_CHARS = 300
+
+
+def _check_expansion(text: str, origin: str) -> None:
+    """Refuse YAML whose aliases expand past :data:`MAX_YAML_NODES`, counted on the parser's
+    events (nothing is built): ``safe_load`` shares an aliased node, but everything that walks
+    the result (validation, an error message) would pay for every copy."""
+    sizes: dict[str, int] = {}
+    open_nodes: list[tuple[str | None, int]] = [(None, 0)]  # (anchor, nodes so far)
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            open_nodes.append((event.anchor, 1))
+            continue
+        if isinstance(event, yaml.CollectionEndEvent):
+            anchor, size = open_nodes.pop()
+        elif isinstance(event, yaml.AliasEvent):
+            anchor, size = None, sizes.get(event.anchor or "", 1)
+        elif isinstance(event, yaml.ScalarEvent):
+            anchor, size = event.anchor, 1
+        else:
+            continue
+        if anchor is not None:
+            sizes[anchor] = size
+        parent_anchor, parent_size = open_nodes[-1]
+        open_nodes[-1] = (parent_anchor, parent_size + size)
+        if parent_size + size > MAX_YAML_NODES:
+            raise MappingError(
+                f"{origin}: over {MAX_YAML_NODES:,} YAML nodes once its aliases are expanded; "
+                "a mapping needs a few hundred"
+            )
 
 
 class _Loader:
@@ -204,12 +242,12 @@ class _Loader:
         try:
             compiled = compile_expression(text, self.options)
         except ExpressionError as exc:
-            raise self.fail(key, f"invalid JMESPath expression {text!r}: {exc}") from exc
+            raise self.fail(key, f"invalid JMESPath expression {quoted(text)}: {exc}") from exc
         for function, name in _named_arguments(compiled):
             if name not in self.names:
                 known = ", ".join(sorted(self.names)) or "none are declared"
                 raise self.fail(
-                    key, f"{function}({name!r}): no table or var by that name ({known})"
+                    key, f"{function}({quoted(name)}): no table or var by that name ({known})"
                 )
         return compiled
 
@@ -241,7 +279,7 @@ class _Loader:
             raise self.fail("description", f"expected a string, got {_kind(description)}")
         if "reader" in top:
             if top["reader"] != "groundtruth":
-                raise self.fail("reader", f"expected groundtruth, got {top['reader']!r}")
+                raise self.fail("reader", f"expected groundtruth, got {quoted(top['reader'])}")
             return Mapping(name, description, self.origin, native="groundtruth")
         if "records" not in top:
             raise self.fail("records", "missing; say how the input splits into records")
@@ -282,7 +320,9 @@ class _Loader:
         }
         if not isinstance(value, dict) or value.get("format") not in FORMATS:
             got = value.get("format") if isinstance(value, dict) else value
-            raise self.fail("records.format", f"expected one of {', '.join(FORMATS)}, got {got!r}")
+            raise self.fail(
+                "records.format", f"expected one of {', '.join(FORMATS)}, got {quoted(got)}"
+            )
         section = self.section(value, "records", per_format[value["format"]])
         fmt = section["format"]
         if fmt == "json":
@@ -315,7 +355,8 @@ class _Loader:
         parts = tuple(self.text(value, key).split("."))
         if not all(part and part.replace("_", "a").replace("-", "a").isalnum() for part in parts):
             raise self.fail(
-                key, f"expected a dotted field path like 'images' or 'data.items', got {value!r}"
+                key,
+                f"expected a dotted field path like 'images' or 'data.items', got {quoted(value)}",
             )
         return parts
 
@@ -330,7 +371,7 @@ class _Loader:
                 raise self.fail(_join(key, "key"), "missing; the expression of each entry's id")
             group = section.get("group", False)
             if not isinstance(group, bool):
-                raise self.fail(_join(key, "group"), f"expected true or false, got {group!r}")
+                raise self.fail(_join(key, "group"), f"expected true or false, got {quoted(group)}")
             path = self.path(section.get("path", name), _join(key, "path"))
             if not path:
                 raise self.fail(_join(key, "path"), "a table cannot be the whole document")
@@ -348,20 +389,32 @@ class _Loader:
     def header(self, value: Any) -> str:
         choices: dict[Any, str] = {False: "none", True: "names", "skip": "skip"}
         if not isinstance(value, (bool, str)) or value not in choices:
-            raise self.fail("records.header", f"expected true, false or skip, got {value!r}")
+            raise self.fail("records.header", f"expected true, false or skip, got {quoted(value)}")
         return choices[value]
 
     def character(self, value: Any, key: str) -> str:
         if not isinstance(value, str) or len(value) != 1:
-            raise self.fail(key, f"expected one character, got {value!r}")
+            raise self.fail(key, f"expected one character, got {quoted(value)}")
         return value
 
     def encoding(self, value: Any) -> str:
         text = self.text(value, "records.encoding")
         try:
-            codecs.lookup(text)
+            codec = codecs.lookup(text)
         except LookupError:
-            raise self.fail("records.encoding", f"unknown encoding {text!r}") from None
+            raise self.fail("records.encoding", f"unknown encoding {quoted(text)}") from None
+        # Rows are read line by line, split at the byte b"\n" (gtmerge/mapping/records.py).
+        ascii_bytes = b'\n\r\t,;|"'
+        try:
+            compatible = codec.decode(ascii_bytes)[0] == ascii_bytes.decode()
+        except (UnicodeDecodeError, ValueError):
+            compatible = False
+        if not compatible:
+            raise self.fail(
+                "records.encoding",
+                f"{quoted(text)} does not write ASCII as ASCII (UTF-16 or UTF-32?); convert "
+                "the file to UTF-8",
+            )
         return text
 
     def variables(self, value: Any) -> tuple[tuple[str, Expression], ...]:
@@ -430,7 +483,9 @@ class _Loader:
             )
         units = section.get("units", "pixels")
         if units not in UNITS:
-            raise self.fail("boxes.units", f"expected one of {', '.join(UNITS)}, got {units!r}")
+            raise self.fail(
+                "boxes.units", f"expected one of {', '.join(UNITS)}, got {quoted(units)}"
+            )
         size = self.section(
             section.get("image_size", {}), "boxes.image_size", ("width", "height", "depth")
         )
@@ -461,16 +516,17 @@ class _Loader:
         confidence = section.get("confidence", 1)
         if not is_confidence(confidence):
             raise self.fail(
-                "defaults.confidence", f"expected a number from 0 to 1, got {confidence!r}"
+                "defaults.confidence", f"expected a number from 0 to 1, got {quoted(confidence)}"
             )
         human = section.get("human_annotated", True)
         human = _YES_NO.get(human, human) if isinstance(human, str) else human
         if not isinstance(human, bool):
-            raise self.fail("defaults.human_annotated", f"expected yes or no, got {human!r}")
+            raise self.fail("defaults.human_annotated", f"expected yes or no, got {quoted(human)}")
         date = section.get("date")
         if date is not None and not is_valid_creation_date(date):
             raise self.fail(
-                "defaults.date", f"expected a date-time like 2024-05-01T12:00:00, got {date!r}"
+                "defaults.date",
+                f"expected a date-time like 2024-05-01T12:00:00, got {quoted(date)}",
             )
         job = section.get("job", f"gtmerge/{name}")
         return Defaults(float(confidence), human, date, self.text(job, "defaults.job"))
@@ -481,7 +537,8 @@ class _Loader:
         for old, new in value.items():
             if not isinstance(old, str) or not isinstance(new, str) or not new:
                 raise self.fail(
-                    f"rename.{old}", f"expected text on both sides (quote it), got {old!r}: {new!r}"
+                    f"rename.{excerpt(str(old))}",
+                    f"expected text on both sides (quote it), got {quoted(old)}: {quoted(new)}",
                 )
         return dict(value)
 
@@ -516,5 +573,5 @@ def _kind(value: Any) -> str:
     if value is None:
         return "nothing"
     return {dict: "a mapping", list: "a list", str: "text", bool: "a boolean"}.get(
-        type(value), f"{type(value).__name__} {value!r}"
+        type(value), f"{type(value).__name__} {quoted(value)}"
     )

@@ -7,6 +7,8 @@ Only a small head is read (64 KiB, decompressed), never the whole input. The rul
 * a JSON object with ``images``, ``annotations`` or ``categories`` at the top → ``coco``;
 * a JSON list whose first element has ``data`` + ``annotations`` (Label Studio JSON) or
   ``annotation_id``/``annotator``/``lead_time`` (JSON-MIN) → ``labelstudio``;
+* a file named ``*.manifest``, ``*.jsonl`` or ``*.ndjson``, or one where any of the first lines
+  is a JSON object with ``source-ref`` → ``groundtruth``, whatever its first line looks like;
 * anything else that is not JSON is read as CSV: no header (the first cell is an image name)
   → ``csv``; a header and two columns → ``csv-long``; a header and (mostly) 1/0 cells →
   ``csv-onehot``.
@@ -23,6 +25,7 @@ from typing import Any
 import ijson
 import orjson
 
+from gtmerge.nesting import NestingError, NestingGuard
 from gtmerge.readers.base import ReadContext
 from gtmerge.sources import InputError, Source, open_source, sniff_compression
 
@@ -33,6 +36,10 @@ _FLAGS = frozenset({"0", "1", "", "true", "false", "yes", "no", "x"})
 _COCO_KEYS = frozenset({"images", "annotations", "categories"})
 _LABEL_STUDIO_TASK = frozenset({"annotations", "completions", "predictions"})
 _LABEL_STUDIO_MIN = frozenset({"annotation_id", "annotator", "lead_time"})
+#: Names that say JSON lines: never read as CSV, whatever their first line looks like.
+_JSON_LINES_SUFFIXES = (".manifest", ".jsonl", ".ndjson")
+#: Lines of the head searched for a manifest line when the first one is not.
+_LINES_LOOKED_AT = 100
 
 
 def detect(source: Source, context: ReadContext) -> str:
@@ -66,13 +73,31 @@ def detect_head(name: str, head: bytes) -> str:
     """Detection on the first bytes of an input (exposed for tests)."""
     text = head[len(_BOM) :] if head.startswith(_BOM) else head
     text = text.lstrip()
-    if not text:
-        return "groundtruth"  # an empty manifest (a job with no items): zero records
+    if not text or name.lower().endswith(_JSON_LINES_SUFFIXES):
+        # an empty manifest (a job with no items) has zero records; one whose first line is
+        # damaged or looks like CSV (a header, "s3://b/x.jpg,cat") is still a manifest, and
+        # its reader rejects the lines it cannot use one by one
+        return "groundtruth"
     if text.startswith(b"{"):
         return _json_object(name, text)
     if text.startswith(b"["):
         return _json_list(name, text)
+    if _has_json_line(text):
+        return "groundtruth"
     return _csv(name, text, truncated=len(head) >= HEAD_BYTES)
+
+
+def _has_json_line(text: bytes) -> bool:
+    """Whether a line of the head, past the first, is a JSON object with a source-ref."""
+    for line in text.split(b"\n")[1:_LINES_LOOKED_AT]:
+        if line.lstrip().startswith(b"{"):
+            try:
+                record = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue
+            if isinstance(record, dict) and "source-ref" in record:
+                return True
+    return False
 
 
 def _json_object(name: str, text: bytes) -> str:
@@ -103,6 +128,10 @@ def _json_list(name: str, text: bytes) -> str:
 def _keys_at(text: bytes, prefix: str) -> set[str]:
     """Keys of the first object at ``prefix`` that fit in the head (the head may be cut)."""
     keys: set[str] = set()
+    try:
+        NestingGuard().feed(text)  # ijson's cost grows with the square of the depth
+    except NestingError:
+        return keys
     try:
         for at, event, value in ijson.parse(io.BytesIO(text)):
             if at == prefix and event == "map_key":

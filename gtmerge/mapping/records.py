@@ -9,9 +9,11 @@ line or empty row, or a :class:`BadRecord`; ``raw`` is what the rejects file sho
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -20,11 +22,20 @@ from typing import Any, BinaryIO
 import ijson
 import orjson
 
+from gtmerge.errors import quoted
 from gtmerge.mapping.config import Records, Table
 from gtmerge.mapping.functions import FunctionError, GroupTable
+from gtmerge.nesting import NestingError, NestingGuard
 from gtmerge.readers.base import ReadContext
 from gtmerge.s3 import describe_error, split_uri
-from gtmerge.sources import InputError, Source, list_objects, open_source, read_lines
+from gtmerge.sources import (
+    MAX_LINE_BYTES,
+    InputError,
+    Source,
+    list_objects,
+    open_source,
+    read_lines,
+)
 
 _BOM = b"\xef\xbb\xbf"
 _CHUNK = 1 << 16
@@ -90,14 +101,28 @@ def _json_document(source: Source, stream: BinaryIO, path: tuple[str, ...]) -> S
     """Stream the elements of one list inside a JSON document: memory holds one element."""
     _skip_bom(stream)
     number = 0
+    guarded = _Guarded(stream)
     try:
-        for number, element in enumerate(ijson.items(stream, _prefix(path), use_float=True), 1):
+        for number, element in enumerate(ijson.items(guarded, _prefix(path), use_float=True), 1):
             yield number, element, None
-    except ijson.JSONError as exc:
+    except (ijson.JSONError, NestingError) as exc:
         raise InputError(
             f"{source.name}: invalid JSON after record {number} of "
             f"{'.'.join(path) or 'the top-level list'}: {_one_line(exc)}"
         ) from exc
+
+
+class _Guarded:
+    """A stream as ijson reads it, its nesting checked on the way (gtmerge/nesting.py)."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self._guard = NestingGuard()
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._stream.read(size)
+        self._guard.feed(data)
+        return data
 
 
 def load_tables(source: Source, tables: tuple[Table, ...], context: ReadContext) -> dict[str, Any]:
@@ -121,15 +146,17 @@ def load_tables(source: Source, tables: tuple[Table, ...], context: ReadContext)
     ]
     with open_source(source, context.s3) as stream:
         _skip_bom(stream)
+        guard = NestingGuard()
         try:
             while chunk := stream.read(_CHUNK):
+                guard.feed(chunk)
                 for table, sink, parser in zip(tables, sinks, parsers, strict=True):
                     parser.send(chunk)
                     _store(source, table, sink, loaded[table.name])
             for table, sink, parser in zip(tables, sinks, parsers, strict=True):
                 parser.close()
                 _store(source, table, sink, loaded[table.name])
-        except ijson.JSONError as exc:
+        except (ijson.JSONError, NestingError) as exc:
             raise InputError(f"{source.name}: invalid JSON: {_one_line(exc)}") from exc
     return loaded
 
@@ -144,7 +171,7 @@ def _store(source: Source, table: Table, sink: list[Any], into: Any) -> None:
         if key is None or isinstance(key, (dict, list)):
             raise InputError(
                 f"{source.name}: table {table.name}: an entry has no usable key "
-                f"(expression: {table.key.text}): {_short(element)}"
+                f"(expression: {table.key.text}): {quoted(element)}"
             )
         if isinstance(into, GroupTable):
             into.add(key, value)
@@ -153,41 +180,99 @@ def _store(source: Source, table: Table, sink: list[Any], into: Any) -> None:
     sink.clear()
 
 
-def _short(value: Any) -> str:
-    text = orjson.dumps(value).decode()
-    return text if len(text) <= 200 else text[:200] + "…"
+#: Most cells one CSV row may have. A 16 MiB row of one-character cells would otherwise cost
+#: over half a GB of Python strings; no export has a row near this (Rekognition takes at most
+#: 250 labels in a whole dataset).
+MAX_CSV_CELLS = 100_000
+
+
+_LONE_CR = re.compile("(?<=\r)(?!\n)(?=.)", re.DOTALL)
+
+
+class _RowTooLarge(Exception):
+    """A CSV row over the line limit or with too many cells; the row is rejected."""
+
+
+class _RowLines:
+    """The physical lines of a CSV input as text, for :func:`csv.reader`: read through
+    :func:`read_lines`, the same line reader and limit as JSON lines, so that no row (all its
+    lines together, when a quoted field spans several) holds more than the line limit in
+    memory. Line numbers are physical lines, counted here."""
+
+    def __init__(self, stream: BinaryIO, records: Records) -> None:
+        self._lines = read_lines(stream, MAX_LINE_BYTES)
+        self._decode = codecs.getincrementaldecoder(records.encoding)().decode
+        self._delimiter = records.delimiter
+        self.number = 0
+        self._row_bytes = self._row_cells = 0
+        self._pending: list[str] = []  # the rest of a line split at lone CRs, last first
+
+    def start_row(self) -> None:
+        self._row_bytes = self._row_cells = 0
+
+    def __iter__(self) -> _RowLines:
+        return self
+
+    def __next__(self) -> str:
+        if self._pending:
+            self.number += 1
+            return self._pending.pop()
+        line = next(self._lines)
+        self.number += 1
+        if line is None:
+            raise _RowTooLarge("line too long: over the reader's line limit")
+        self._row_bytes += len(line)
+        if self._row_bytes > MAX_LINE_BYTES:
+            raise _RowTooLarge("row too long: its lines are over the reader's line limit")
+        text = str(self._decode(line))
+        self._row_cells += text.count(self._delimiter)
+        if self._row_cells >= MAX_CSV_CELLS:
+            raise _RowTooLarge(f"the row has over {MAX_CSV_CELLS:,} cells")
+        cr = text.find("\r")
+        if cr != -1 and text[cr + 1 :] not in ("", "\n"):  # a lone CR ends a line too (old Macs)
+            pieces = _LONE_CR.split(text)
+            self._pending = pieces[:0:-1]
+            return pieces[0]
+        return text
 
 
 def _csv_rows(source: Source, stream: BinaryIO, records: Records) -> Split:
-    text = io.TextIOWrapper(stream, encoding=records.encoding, newline="")
-    reader = csv.reader(text, delimiter=records.delimiter, quotechar=records.quotechar)
+    lines = _RowLines(stream, records)
+    reader = csv.reader(lines, delimiter=records.delimiter, quotechar=records.quotechar)
     header: list[str] | None = None
     want_header = records.header != "none"
-    try:
-        line = reader.line_num + 1
-        for row in reader:
-            blank = not any(cell.strip() for cell in row)
-            if want_header and header is None:
-                if not blank:  # the first non-blank row is the header, not a record
-                    header = row
-                line = reader.line_num + 1
-                continue
-            if blank:
-                yield line, BLANK, row
-            elif header is not None and records.header == "names":
-                yield line, _named_row(header, row), row
-            else:
-                yield line, row, row
-            line = reader.line_num + 1
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            f"{source.name}: line {reader.line_num + 1} is not {records.encoding} text; "
-            "set records.encoding in the mapping"
-        ) from exc
-    except csv.Error as exc:
-        raise InputError(f"{source.name}: line {reader.line_num}: {exc}") from exc
-    finally:
-        text.detach()
+    while True:
+        line = lines.number + 1
+        lines.start_row()
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except _RowTooLarge as exc:
+            yield line, BadRecord(str(exc)), b""
+            continue
+        except csv.Error as exc:
+            reason = str(exc)
+            if "field limit" in reason:  # most often a quote that never closes
+                reason += f"; does the quote opened on line {line} ever close?"
+            yield line, BadRecord(reason), b""
+            continue
+        except UnicodeDecodeError as exc:
+            raise InputError(
+                f"{source.name}: line {lines.number} is not {records.encoding} text; "
+                "set records.encoding in the mapping"
+            ) from exc
+        blank = not any(cell.strip() for cell in row)
+        if want_header and header is None:
+            if not blank:  # the first non-blank row is the header, not a record
+                header = row
+            continue
+        if blank:
+            yield line, BLANK, row
+        elif header is not None and records.header == "names":
+            yield line, _named_row(header, row), row
+        else:
+            yield line, row, row
 
 
 def _named_row(header: list[str], row: list[str]) -> Any:
@@ -220,6 +305,9 @@ def _listing(source: Source, records: Records, context: ReadContext) -> Split:
         if not path.lower().endswith(wanted):
             continue
         number += 1
+        if isinstance(modified, BadRecord):
+            yield number, modified, path
+            continue
         folder, slash, _ = path.partition("/")
         record = {
             "path": path,
@@ -230,20 +318,27 @@ def _listing(source: Source, records: Records, context: ReadContext) -> Split:
         yield number, record, path
 
 
-def _local_files(root: str) -> Iterator[tuple[str, str, int]]:
-    found = []
+def _local_files(root: str) -> Iterator[tuple[str, str | BadRecord, int]]:
+    """``(path, modified, size)`` of every file; ``modified`` is a :class:`BadRecord` for an
+    entry that cannot be read (a dangling symlink), which is rejected, not fatal."""
+    found: list[tuple[str, str | BadRecord, int]] = []
     for directory, _, names in os.walk(root):
         for name in names:
             full = os.path.join(directory, name)
-            stat = os.stat(full)
             relative = os.path.relpath(full, root).replace(os.sep, "/")
-            found.append(
-                (relative, _utc(datetime.fromtimestamp(stat.st_mtime, timezone.utc)), stat.st_size)
-            )
-    return iter(sorted(found))
+            try:
+                stat = os.stat(full)
+            except OSError as exc:
+                broken = os.path.islink(full) and not os.path.exists(full)
+                reason = "a symbolic link to nothing" if broken else exc.strerror
+                found.append((relative, BadRecord(f"cannot read the file: {reason}"), 0))
+                continue
+            modified = _utc(datetime.fromtimestamp(stat.st_mtime, timezone.utc))
+            found.append((relative, modified, stat.st_size))
+    return iter(sorted(found, key=lambda entry: entry[0]))
 
 
-def _s3_files(source: Source, context: ReadContext) -> Iterator[tuple[str, str, int]]:
+def _s3_files(source: Source, context: ReadContext) -> Iterator[tuple[str, str | BadRecord, int]]:
     bucket, prefix = split_uri(source.uri)
     try:
         for obj in list_objects(context.s3, bucket, prefix):
@@ -261,8 +356,12 @@ def _s3_files(source: Source, context: ReadContext) -> Iterator[tuple[str, str, 
 
 def source_date(source: Source, context: ReadContext) -> str | None:
     """The source's last-modified time (UTC, to the second): the deterministic default for
-    ``creation-date`` when the mapping gives none. None for stdin and S3 prefixes."""
-    if source.uri == "-" or (source.is_s3 and source.uri.endswith("/")):
+    ``creation-date`` when the mapping gives none. Standard input has none, so it gets the
+    time it is read, as AWS's CSV script does for every file; None for S3 prefixes (each
+    listed file has its own)."""
+    if source.uri == "-":
+        return _utc(datetime.now(timezone.utc))
+    if source.is_s3 and source.uri.endswith("/"):
         return None
     if not source.is_s3:
         return _utc(datetime.fromtimestamp(os.stat(source.uri).st_mtime, timezone.utc))

@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 from jmespath.exceptions import JMESPathError
 
+from gtmerge.errors import excerpt, quoted
 from gtmerge.keys import InvalidKey, join_key
 from gtmerge.mapping.config import Boxes, Mapping, Metadata
 from gtmerge.mapping.expressions import Expression, Search
@@ -40,6 +41,10 @@ _SIDES = ("left", "top", "width", "height")
 _UNIT_SCALE = {"pixels": None, "fraction": 1.0, "percent": 100.0}
 #: Exact types for the quick paths: bool is an int subclass, and True is not a coordinate.
 _NUMBERS = frozenset({int, float})
+#: Largest magnitude of a number read from an export: far above any pixel count, within what
+#: the writer can encode (an integer past 64 bits stops orjson) and small enough that a unit
+#: conversion (a percentage times the width) cannot overflow to infinity.
+_MAX_NUMBER = 1 << 53
 #: What evaluating an expression raises on data it does not fit (``eval`` words it).
 _EVAL_ERRORS = (JMESPathError, FunctionError, TypeError, ValueError)
 
@@ -93,7 +98,7 @@ class MappedReader:
         if isinstance(raw, list):
             return raw_text(csv_text(raw, self.mapping.records))
         if raw is None:
-            return raw_text(orjson.dumps(value))
+            return raw_text(_json(value))
         return raw_text(raw)
 
 
@@ -103,8 +108,16 @@ def _fail(where: str, problem: str, expression: Expression | None) -> RecordErro
 
 
 def _show(value: Any) -> str:
-    text = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
-    return text if len(text) <= 80 else text[:80] + "…"
+    return excerpt(_json(value))
+
+
+def _json(value: Any) -> str:
+    """A record or value as JSON text; one nested deeper than orjson writes (255 levels, under
+    the 1024 gtmerge reads) as a short excerpt of its Python form instead."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except orjson.JSONEncodeError:
+        return quoted(value)
 
 
 def _text(value: Any, where: str, expression: Expression | None) -> str:
@@ -128,6 +141,8 @@ def _number(value: Any, where: str, expression: Expression | None) -> float:
         raise _fail(where, f"expected a number, got {_show(value)}", expression)
     if not math.isfinite(number):
         raise _fail(where, f"{_show(value)} is not a finite number", expression)
+    if abs(number) > _MAX_NUMBER:
+        raise _fail(where, f"{_show(value)} is out of range (over 2**53)", expression)
     return number
 
 
@@ -363,7 +378,10 @@ class _Converter:
                 type(raw) is str
                 and type(confidence) in _NUMBERS
                 and 0 <= confidence <= 1
-                and all(type(value) in _NUMBERS for value in geometry)
+                and all(
+                    type(value) in _NUMBERS and -_MAX_NUMBER <= value <= _MAX_NUMBER
+                    for value in geometry
+                )
             ):
                 name = self.kept(raw) if raw.strip() else None
                 if name is not None:
@@ -422,7 +440,7 @@ class _Converter:
         except _EVAL_ERRORS:
             value = None  # the careful evaluation below words the error
         else:
-            if type(value) is int and value > 0:
+            if type(value) is int and 0 < value <= _MAX_NUMBER:
                 return value
         value = self.eval(expression, record, where)
         return default if value is None and default else _pixels(value, where, expression)

@@ -165,7 +165,7 @@ def split(
         ):
             raise SplitError(f"{target}: the input, outputs and report need distinct files")
         try:
-            check_writable(target)
+            check_writable(target, s3)
         except MergeError as exc:
             raise SplitError(str(exc)) from exc
     groups = grouper(group, group_path)

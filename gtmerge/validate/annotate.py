@@ -4,13 +4,12 @@ Rekognition's validation manifests put it (formats.md §7.2)."""
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
-import smart_open
 
 from gtmerge.s3 import S3
-from gtmerge.sources import Source, open_source
+from gtmerge.sources import Source, open_source, read_lines
 from gtmerge.validate.findings import Finding
 
 #: What earlier validations wrote; replaced, not accumulated.
@@ -18,20 +17,17 @@ _STALE_KEYS = ("errors", "warnings", "cl-errors")
 _STALE_MARKERS = tuple(f'"{key}"'.encode() for key in _STALE_KEYS)
 
 
-def write_annotated(source: Source, findings: list[Finding], out: str, s3: S3) -> None:
-    """Read ``source`` again and write it to ``out`` (local or ``s3://``) with the findings
-    that have a line number placed inside that line."""
+def write_annotated(source: Source, findings: list[Finding], sink: BinaryIO, s3: S3) -> None:
+    """Read ``source`` again and write it to ``sink`` with the findings that have a line
+    number placed inside that line."""
     by_line: dict[int, list[Finding]] = defaultdict(list)
     for finding in findings:
         if finding.line is not None:
             by_line[finding.line].append(finding)
-    params = s3.write_params("application/jsonl") if out.startswith("s3://") else {}
-    with (
-        open_source(source, s3) as stream,
-        smart_open.open(out, "wb", transport_params=params) as sink,
-    ):
-        for line, raw_line in enumerate(stream, start=1):
-            sink.write(annotate_line(raw_line, by_line.get(line, [])))
+    with open_source(source, s3) as stream:
+        for line, raw_line in enumerate(read_lines(stream), start=1):
+            # a line over the reader's limit becomes its findings alone, as an invalid line does
+            sink.write(annotate_line(raw_line or b"", by_line.get(line, [])))
 
 
 def annotate_line(raw_line: bytes, findings: list[Finding]) -> bytes:

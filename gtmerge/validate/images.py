@@ -19,6 +19,7 @@ from gtmerge.rekognition import (
     MIN_IMAGE_SIDE,
 )
 from gtmerge.s3 import S3, describe_error, split_uri
+from gtmerge.sources import InputError
 
 #: The first GET; enough for a PNG's IHDR and, in most files, a JPEG's SOF marker.
 FIRST_RANGE = 64 * 1024
@@ -170,13 +171,21 @@ class _RangedObject:
 
 
 def check_image(s3: S3, source_ref: str) -> ImageProblem | None:
-    """Fetch the head of one image and judge it; a missing or unreadable object is a problem."""
+    """Fetch the head of one image and judge it; a missing or unreadable object is a problem.
+
+    Raises :class:`InputError` when S3 cannot be asked at all (no credentials, an endpoint
+    that does not answer, server errors past the retries): that says nothing about the image,
+    and the run could not do what it was asked.
+    """
     bucket, key = split_uri(source_ref)
     try:
         image = _RangedObject(s3, bucket, key)
         return judge(image.size, image.read_at)
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        if status >= 500 or code in ("SlowDown", "Throttling"):
+            raise _cannot_check(source_ref, exc) from exc
         if code == "InvalidRange":  # a ranged GET of an empty object
             return ImageProblem("The image cannot be used: the object is empty.")
         if code in ("NoSuchKey", "404"):
@@ -187,7 +196,11 @@ def check_image(s3: S3, source_ref: str) -> ImageProblem | None:
     except _HeaderError as exc:
         return ImageProblem(f"The image cannot be used: {exc}.")
     except BotoCoreError as exc:
-        return ImageProblem(f"The image cannot be read: {describe_error(exc)}.")
+        raise _cannot_check(source_ref, exc) from exc
+
+
+def _cannot_check(source_ref: str, exc: BaseException) -> InputError:
+    return InputError(f"{source_ref}: cannot check the image: {describe_error(exc)}")
 
 
 class ImageChecker:
@@ -214,9 +227,13 @@ class ImageChecker:
                 ) as bar,
             ):
                 futures = {pool.submit(check_image, self._s3, ref): ref for ref in todo}
-                for future in as_completed(futures):
-                    self._verdicts[futures[future]] = future.result()
-                    bar.update()
+                try:
+                    for future in as_completed(futures):
+                        self._verdicts[futures[future]] = future.result()
+                        bar.update()
+                except BaseException:
+                    pool.shutdown(wait=False, cancel_futures=True)  # S3 is out of reach
+                    raise
         problems = {}
         for ref in refs:
             problem = self._verdicts[ref]

@@ -14,7 +14,8 @@ from typing import Any
 
 import orjson
 
-from gtmerge.keys import bucket_of
+from gtmerge.errors import quoted
+from gtmerge.keys import bucket_of, control_character_problem
 from gtmerge.rekognition import (
     DEFAULT_MAX_LINES,
     INVALID_LINE_RATIO,
@@ -24,6 +25,7 @@ from gtmerge.rekognition import (
     MIN_CLASSIFICATION_LABELS,
     MIN_DETECTION_LABELS,
 )
+from gtmerge.sources import MAX_LINE_BYTES
 from gtmerge.validate import codes, lines
 from gtmerge.validate.findings import Finding, ValidationResult, sort_key
 from gtmerge.validate.images import ImageProblem
@@ -103,6 +105,16 @@ class ManifestValidator:
 
     # ---- per line -------------------------------------------------------------------------
 
+    def feed_overlong(self, size: int) -> None:
+        """Count a line of ``size`` bytes that was too long to read (it is not held)."""
+        line = self._line = self._line + 1
+        self._bytes += size
+        if line <= self.max_lines:
+            self._line_error(
+                codes.LINE_TOO_LONG,
+                f"It has {size:,} bytes, over the {MAX_LINE_BYTES >> 20} MiB gtmerge reads.",
+            )
+
     def feed(self, raw_line: bytes) -> None:
         """Validate one physical line, with or without its line break."""
         # This runs once per line: every attribute read and call saved here is measurable
@@ -134,6 +146,7 @@ class ManifestValidator:
             type(source_ref) is str
             and source_ref.startswith(prefix)
             and len(prefix) < len(source_ref) <= self._longest_ref
+            and source_ref.isprintable()
         ) and not self._new_bucket(source_ref):
             return
         self._images += 1
@@ -187,7 +200,10 @@ class ManifestValidator:
         if source_ref is _MISSING:
             self._line_error(codes.MISSING_SOURCE_REF)
             return False
-        if type(source_ref) is str and source_ref.startswith("s3://"):
+        control = control_character_problem(source_ref) if type(source_ref) is str else None
+        if control is not None:
+            detail = f"{quoted(source_ref)} {control}."
+        elif type(source_ref) is str and source_ref.startswith("s3://"):
             slash = source_ref.find("/", 5)
             if 5 < slash < len(source_ref) - 1:
                 bucket = source_ref[5:slash]
@@ -197,16 +213,16 @@ class ManifestValidator:
                     self._longest_ref = slash + 1 + _MAX_KEY_CHARS
                     return True
             detail = (
-                f"{source_ref!r} needs a valid bucket name and an object key of 1 to "
+                f"{quoted(source_ref)} needs a valid bucket name and an object key of 1 to "
                 f"{_MAX_KEY_CHARS} characters."
             )
         elif type(source_ref) is str and source_ref[:5].lower() == "s3://":
             detail = (
-                f"{source_ref!r}: write the scheme in lower case, s3:// (whether Rekognition "
+                f"{quoted(source_ref)}: write the scheme in lower case, s3:// (whether Rekognition "
                 "accepts other cases is not documented)."
             )
         elif type(source_ref) is str:
-            detail = f"{source_ref!r} is not an s3://bucket/key URI."
+            detail = f"{quoted(source_ref)} is not an s3://bucket/key URI."
         else:
             detail = f"source-ref must be a string, not {_json_type(source_ref)}."
         self._line_error(codes.INVALID_SOURCE_REF_FORMAT, detail)

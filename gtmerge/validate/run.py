@@ -8,10 +8,12 @@ import zlib
 from botocore.exceptions import BotoCoreError, ClientError
 from tqdm import tqdm
 
+from gtmerge.destination import Outputs
 from gtmerge.rekognition import DEFAULT_MAX_LINES
 from gtmerge.s3 import S3, describe_error
-from gtmerge.sources import InputError, Source, expand, open_source
+from gtmerge.sources import InputError, Source, expand, open_source, read_lines
 from gtmerge.validate import codes
+from gtmerge.validate.annotate import write_annotated
 from gtmerge.validate.findings import Finding, ValidationResult, sort_key
 from gtmerge.validate.images import ImageChecker
 from gtmerge.validate.manifest import ManifestValidator
@@ -30,17 +32,47 @@ def validate(
     max_lines: int = DEFAULT_MAX_LINES,
     s3: S3 | None = None,
     progress: bool | None = None,
+    annotate: str | None = None,
 ) -> ValidationResult:
     """Validate each manifest (local path, glob, ``-`` or ``s3://``) as one dataset.
 
     With ``test``, exactly one training manifest is allowed and the pair is also checked for
-    label overlap and shared images. Raises :class:`InputError` when an input cannot be read.
+    label overlap and shared images. With ``annotate``, a copy of the one training manifest
+    with its findings inside its lines is written there, whole or not at all, and never over
+    an input. Raises :class:`InputError` when an input cannot be read, and
+    :class:`~gtmerge.destination.OutputError` when ``annotate`` cannot be written.
     """
     s3 = s3 or S3()
     training = [source for spec in manifests for source in expand(spec, s3)]
     testing = expand(test, s3) if test else []
     if test and (len(training) != 1 or len(testing) != 1):
         raise InputError(f"{test}: --test needs exactly one training and one test manifest")
+    if annotate and len(training) != 1:
+        raise InputError(f"{annotate}: --annotate takes exactly one MANIFEST")
+    if annotate and training[0].uri == "-":
+        raise InputError(f"{annotate}: --annotate reads MANIFEST twice, which stdin cannot be")
+    with Outputs(s3, [source.uri for source in training + testing]) as outputs:
+        annotated = outputs.open(annotate) if annotate else None
+        result = _validate(training, testing, check_images, max_lines, s3, progress)
+        if annotated is not None:
+            name = training[0].name
+            findings = [f for f in result.errors + result.warnings if f.manifest == name]
+            try:
+                write_annotated(training[0], findings, annotated, s3)
+            except _READ_ERRORS as exc:
+                raise InputError(f"{name}: {describe_error(exc)}") from exc
+        outputs.commit()
+    return result
+
+
+def _validate(
+    training: list[Source],
+    testing: list[Source],
+    check_images: bool,
+    max_lines: int,
+    s3: S3,
+    progress: bool | None,
+) -> ValidationResult:
     validators = [_read(source, max_lines, s3, progress) for source in training + testing]
     if check_images:
         checker = ImageChecker(s3, progress)
@@ -75,8 +107,9 @@ def _read(source: Source, max_lines: int, s3: S3, progress: bool | None) -> Mani
     ) as bar:
         try:
             with open_source(source, s3, on_bytes=bar.update) as stream:
-                for raw_line in stream:
-                    validator.feed(raw_line)
+                for raw_line in read_lines(stream, on_overlong=validator.feed_overlong):
+                    if raw_line is not None:
+                        validator.feed(raw_line)
         except _READ_ERRORS as exc:
             raise InputError(f"{source.name}: {describe_error(exc)}") from exc
     return validator

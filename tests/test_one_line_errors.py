@@ -1,0 +1,421 @@
+"""Inputs and settings that used to end in a traceback or a wrong answer (issue #11, items 13
+to 19): each now ends with exit 0, 1 or 2 as documented and at most one line of error."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from builders import classification, line
+from procs import gtmerge_command
+from test_data_loss import write
+from test_faults import _closed_port
+from test_validate_images import manifest_for, png, upload
+
+from gtmerge.cli import main
+
+
+def rejects_of(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(text) for text in path.read_text().splitlines()]
+
+
+# --- 13. tracebacks ------------------------------------------------------------------------
+
+
+def coco(width: object, bbox: list[object]) -> str:
+    return json.dumps(
+        {
+            "images": [
+                {"id": 1, "file_name": "a.jpg", "width": width, "height": 100},
+                {"id": 2, "file_name": "b.jpg", "width": 100, "height": 100},
+            ],
+            "annotations": [
+                {"image_id": 1, "category_id": 1, "bbox": [1, 2, 3, 4]},
+                {"image_id": 2, "category_id": 1, "bbox": bbox},
+            ],
+            "categories": [{"id": 1, "name": "cat"}],
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "reasons"),
+    [
+        (
+            1e20,
+            1e300,
+            [
+                "boxes.image_size.width: 1e+20 is out of range (over 2**53) (expression: width)",
+                "boxes[0].height: 1e+300 is out of range (over 2**53) (expression: bbox[3])",
+            ],
+        ),
+        (
+            2**53 + 2,
+            5,
+            [
+                "boxes.image_size.width: 9007199254740994 is out of range (over 2**53) "
+                "(expression: width)"
+            ],
+        ),
+    ],
+)
+def test_huge_numbers_in_an_export_are_rejected_not_a_traceback(
+    tmp_path: Path, width: object, height: object, reasons: list[str]
+) -> None:
+    source = write(tmp_path, "coco.json", coco(width, [1, 2, 3, height]))
+    out, rejects = tmp_path / "out.manifest", tmp_path / "rejects.jsonl"
+    args = ["merge", f"coco={source}", "--image-root", "s3://bucket/", "-o", str(out)]
+    assert main([*args, "--rejects", str(rejects)]) == 0
+    assert [entry["reason"] for entry in rejects_of(rejects)] == reasons
+    assert out.read_text().count("\n") == 2 - len(reasons)
+
+
+def test_a_label_studio_box_that_converts_to_infinity_is_rejected(tmp_path: Path) -> None:
+    """14: x = 1e308 % of 500 px was written as "left": null and counted as used."""
+    task = {
+        "data": {"image": "s3://bucket/a.jpg"},
+        "annotations": [
+            {
+                "result": [
+                    {
+                        "type": "rectanglelabels",
+                        "original_width": 500,
+                        "original_height": 400,
+                        "value": {
+                            "x": 1e308,
+                            "y": 1,
+                            "width": 2,
+                            "height": 3,
+                            "rectanglelabels": ["cat"],
+                        },
+                    }
+                ]
+            }
+        ],
+    }
+    source = write(tmp_path, "ls.json", json.dumps([task]))
+    out, rejects = tmp_path / "out.manifest", tmp_path / "rejects.jsonl"
+    assert main(["merge", f"labelstudio={source}", "-o", str(out), "--rejects", str(rejects)]) == 0
+    assert [entry["reason"] for entry in rejects_of(rejects)] == [
+        "boxes[0].left: 1e+308 is out of range (over 2**53) (expression: (value || @).x)"
+    ]
+    assert out.read_text() == ""
+
+
+def run(*args: str, stdin: int | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        gtmerge_command(*args),
+        stdin=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_stdin_twice_or_closed_is_one_line(tmp_path: Path) -> None:
+    source = write(tmp_path, "in.manifest", line("a.jpg", classification("s", "dog")) + "\n")
+    out = str(tmp_path / "out.manifest")
+    with open(source) as stdin:
+        twice = run("merge", "-", "-", "-o", out, stdin=stdin.fileno())
+    assert (twice.returncode, twice.stderr) == (
+        2,
+        "gtmerge merge: -: standard input can be read only once\n",
+    )
+    closed = subprocess.run(
+        ["sh", "-c", 'exec "$@" <&-', "sh", *gtmerge_command("merge", "-", "-o", out)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (closed.returncode, closed.stderr) == (2, "gtmerge merge: -: standard input is closed\n")
+    assert not Path(out).exists()
+
+
+def test_a_bucket_without_a_slash_is_the_whole_bucket(s3: Any, tmp_path: Path) -> None:
+    """Like ``s3://whole/``: a prefix, read as a folder of images."""
+    s3.create_bucket(Bucket="whole")
+    s3.put_object(Bucket="whole", Key="cat/a.jpg", Body=b"")
+    out = tmp_path / "out.manifest"
+    assert main(["merge", "s3://whole", "-o", str(out)]) == 0
+    (written,) = (json.loads(text) for text in out.read_text().splitlines())
+    assert written["source-ref"] == "s3://whole/cat/a.jpg"
+    assert written["label0-metadata"]["class-name"] == "cat"
+
+
+# --- 17. --check-images that cannot reach S3 --------------------------------------------------
+
+
+def test_check_images_that_cannot_reach_s3_could_not_run(
+    s3: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    images = {f"ok/{n}.png": png(640, 480) for n in range(12)}
+    upload(s3, images)
+    path = tmp_path / "m.manifest"
+    path.write_bytes(manifest_for(images))
+    assert main(["validate", str(path), "--check-images"]) == 0  # reachable: all fine
+    capsys.readouterr()
+    endpoint = _closed_port()
+    assert main(["validate", str(path), "--check-images", "--endpoint-url", endpoint]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("gtmerge validate: s3://")
+    assert f': cannot check the image: Could not connect to the endpoint URL: "{endpoint}/' in err
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    assert main(["validate", str(path), "--check-images"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.endswith(": cannot check the image: Unable to locate credentials\n")
+
+
+# --- 18. a dangling symlink in a folder input -------------------------------------------------
+
+
+def test_a_dangling_symlink_in_a_folder_is_rejected_and_the_rest_merged(tmp_path: Path) -> None:
+    for name in ("cat/a.jpg", "dog/b.jpg"):
+        (tmp_path / "in" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "in" / name).write_bytes(b"")
+    (tmp_path / "in" / "dog" / "c.jpg").symlink_to(tmp_path / "nowhere.jpg")
+    out, rejects = tmp_path / "out.manifest", tmp_path / "rejects.jsonl"
+    args = ["merge", f"folders={tmp_path / 'in'}", "--image-root", "s3://bucket/images/"]
+    assert main([*args, "-o", str(out), "--rejects", str(rejects)]) == 0
+    assert rejects_of(rejects) == [
+        {
+            "file": str(tmp_path / "in"),
+            "line": 3,
+            "reason": "cannot read the file: a symbolic link to nothing",
+            "raw": "dog/c.jpg",
+        }
+    ]
+    assert out.read_text().count("\n") == 2
+
+
+# --- 19. smaller ones -------------------------------------------------------------------------
+
+
+def csv_merge(tmp_path: Path, data: bytes, *extra: str) -> tuple[int, Path]:
+    source = tmp_path / "in.csv"
+    source.write_bytes(data)
+    rejects = tmp_path / "rejects.jsonl"
+    args = ["merge", f"csv={source}", "--image-root", "s3://bucket/images/"]
+    code = main([*args, "-o", str(tmp_path / "out.manifest"), "--rejects", str(rejects), *extra])
+    return code, rejects
+
+
+def test_a_csv_decoding_error_names_its_own_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _ = csv_merge(tmp_path, b"image,label\na.jpg,cat\n\xff.jpg,dog\n")
+    assert code == 2
+    assert capsys.readouterr().err == (
+        f"gtmerge merge: {tmp_path / 'in.csv'}: line 3 is not utf-8-sig text; "
+        "set records.encoding in the mapping\n"
+    )
+
+
+def test_an_unclosed_quote_is_rejected_where_it_opened(tmp_path: Path) -> None:
+    tail = b"".join(b"x%d.jpg,cat\n" % n for n in range(30_000))  # past csv's field limit
+    code, rejects = csv_merge(tmp_path, b'image,label\na.jpg,cat\n"b.jpg,dog\n' + tail)
+    assert code == 0
+    (entry, *more) = rejects_of(rejects)
+    assert entry["line"] == 3
+    assert entry["reason"] == (
+        "field larger than field limit (131072); does the quote opened on line 3 ever close?"
+    )
+    assert all(later["line"] > 3 for later in more)
+
+
+def test_a_nul_in_an_image_name_is_rejected_by_merge_and_by_validate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, rejects = csv_merge(tmp_path, b"image,label\na\x00.jpg,cat\nb.jpg,dog\n")
+    assert code == 0
+    assert [entry["reason"] for entry in rejects_of(rejects)] == [
+        "image: source-ref 's3://bucket/images/a\\x00.jpg' contains a control character "
+        "(U+0000) (expression: trim([0]))"
+    ]
+    good = line("a.jpg", classification("s", "dog"))
+    nul = good.replace("a.jpg", "a\\u0000.jpg")
+    manifest_path = write(tmp_path, "m.manifest", f"{good}\n{nul}\n")
+    assert main(["validate", "--json", str(manifest_path)]) == 1
+    errors = json.loads(capsys.readouterr().out)["errors"]
+    (error,) = (e for e in errors if e["line"] is not None)
+    assert error["code"] == "ERROR_INVALID_SOURCE_REF_FORMAT"
+    assert error["line"] == 2
+    assert "contains a control character (U+0000)" in error["message"]
+
+
+def test_rows_over_the_line_limit_or_too_wide_are_rejected_in_bounded_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("gtmerge.mapping.records.MAX_LINE_BYTES", 1 << 16)
+    monkeypatch.setattr("gtmerge.mapping.records.MAX_CSV_CELLS", 1000)
+    data = b"".join(
+        [
+            b"image,label\na.jpg,cat\n",
+            b"b.jpg," + b"x" * (1 << 17) + b"\n",  # line 3: one line over the limit
+            b"d.jpg" + b",z" * 2000 + b"\n",  # line 4: too many cells
+            b"e.jpg,dog\n",
+            b'c.jpg,"' + b"y\n" * (1 << 15),  # line 6: a row whose lines add up over it
+        ]
+    )
+    code, rejects = csv_merge(tmp_path, data)
+    assert code == 0
+    reasons = [(entry["line"], entry["reason"]) for entry in rejects_of(rejects)]
+    assert reasons[:3] == [
+        (3, "line too long: over the reader's line limit"),
+        (4, "the row has over 1,000 cells"),
+        (6, "row too long: its lines are over the reader's line limit"),
+    ]
+    out = (tmp_path / "out.manifest").read_text()
+    assert "a.jpg" in out and "e.jpg" in out
+
+
+def test_fail_on_invalid_names_no_line_for_a_manifest_level_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _ = csv_merge(tmp_path, b"a.jpg,cat\n", "--fail-on-invalid")
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "on line None" not in err
+    assert err == (
+        f"gtmerge merge: {tmp_path / 'out.manifest'}: the merged manifest is not valid for "
+        "Rekognition (1 errors, first: ERROR_MANIFEST_TOO_FEW_LABELS); nothing was written\n"
+    )
+
+
+# --- 15. a manifest whose first line looks like CSV -----------------------------------------
+
+
+@pytest.mark.parametrize("name", ["output.manifest", "output.txt"])
+@pytest.mark.parametrize("first", ["image,label", "s3://bucket/x.jpg,cat"])
+def test_a_manifest_whose_first_line_looks_like_csv_is_still_a_manifest(
+    tmp_path: Path, name: str, first: str
+) -> None:
+    lines = [line(f"{n}.jpg", classification("s", f"c{n % 2}")) for n in range(3)]
+    source = write(tmp_path, name, "\n".join([first, *lines]) + "\n")
+    out, rejects = tmp_path / "out.manifest", tmp_path / "rejects.jsonl"
+    assert main(["merge", str(source), "-o", str(out), "--rejects", str(rejects)]) == 0
+    assert out.read_text().count("\n") == 3
+    assert [entry["line"] for entry in rejects_of(rejects)] == [1]
+
+
+# --- 16. CSV on standard input ------------------------------------------------------------
+
+
+def test_csv_on_stdin_is_read_as_a_file_with_the_time_it_is_read(tmp_path: Path) -> None:
+    source = write(tmp_path, "in.csv", "a.jpg,cat\nb.jpg,dog\n")
+    with open(source) as stdin:
+        done = run(
+            "merge", "csv=-", "--image-root", "s3://bucket/i/", "-o", "-", stdin=stdin.fileno()
+        )
+    assert done.returncode == 0, done.stderr
+    written = [json.loads(text) for text in done.stdout.splitlines()]
+    assert [image["source-ref"] for image in written] == [
+        "s3://bucket/i/a.jpg",
+        "s3://bucket/i/b.jpg",
+    ]
+    dates = {image["label0-metadata"]["creation-date"] for image in written}
+    (date,) = dates
+    assert datetime.fromisoformat(date) > datetime.now() - timedelta(days=1)
+
+
+# --- 12. mapping YAML built from nested aliases; long values in errors -----------------------
+
+LAUGHS = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+    f"{level}: &{level} [{', '.join([f'*{previous}'] * 9)}]\n"
+    for previous, level in zip("abcdefgh", "bcdefghi", strict=True)
+)
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "error"),
+    [
+        (
+            LAUGHS + "records: *i\n",
+            "over 10,000 YAML nodes once its aliases are expanded; a mapping needs a few hundred",
+        ),
+        (
+            "image: x\nrecords: {format: " + "x" * 1_000_000 + "}\n",
+            "records.format: expected one of jsonl, json, csv, listing, got '" + "x" * 80 + "…'",
+        ),
+        (
+            "image: x\nrecords: {format: [" + ", ".join(["[1, 2, 3]"] * 1_000) + "]}\n",
+            "records.format: expected one of jsonl, json, csv, listing, got [[1, 2, 3], "
+            "[1, 2, 3], [1, 2, 3], [1, 2, 3], [1, 2, 3], [1, 2, 3], ...]",
+        ),
+    ],
+    ids=["billion-laughs", "long-text", "long-list"],
+)
+def test_a_hostile_mapping_is_refused_in_one_short_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], yaml_text: str, error: str
+) -> None:
+    mapping = write(tmp_path, "m.yaml", yaml_text)
+    source = write(tmp_path, "in.json", "[]")
+    assert main(["merge", f"{mapping}={source}", "-o", str(tmp_path / "out.manifest")]) == 2
+    assert capsys.readouterr().err == f"gtmerge merge: {mapping}: {error}\n"
+
+
+# --- 9. validate reads through the same line limit ------------------------------------------
+
+
+def test_validate_rejects_a_line_over_the_limit_without_holding_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = [line(f"{n}.jpg", classification("s", f"c{n % 2}")) for n in range(9)]
+    overlong = b'{"source-ref": "' + b"x" * (17 << 20) + b'"}\n'
+    path = tmp_path / "m.manifest"
+    path.write_bytes("\n".join(good[:4]).encode() + b"\n" + overlong + "\n".join(good[4:]).encode())
+    annotated = tmp_path / "annotated.manifest"
+    assert main(["validate", "--json", str(path), "--annotate", str(annotated)]) == 1
+    document = json.loads(capsys.readouterr().out)
+    (error,) = (e for e in document["errors"] if e["line"] is not None)
+    assert (error["code"], error["line"]) == ("ERROR_LINE_TOO_LONG", 5)
+    assert f"It has {len(overlong):,} bytes, over the 16 MiB gtmerge reads." in error["message"]
+    written = annotated.read_bytes().splitlines()
+    assert len(written) == 10
+    assert json.loads(written[4])["errors"][0]["code"] == "ERROR_LINE_TOO_LONG"
+    assert written[:4] + written[5:] == [text.encode() for text in good]
+
+
+# --- 7. nesting --------------------------------------------------------------------------------
+
+
+def deep(levels: int, inner: str = "") -> str:
+    return "[" * levels + inner + "]" * levels
+
+
+@pytest.mark.parametrize("mapping", ["coco=", ""], ids=["coco", "detected"])
+def test_a_document_nested_past_the_limit_is_one_line_in_bounded_memory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], mapping: str
+) -> None:
+    document = coco("W", [1, 2, 3, 4]).replace('"W"', deep(20_000))  # 40 KB: it cost 1 GB
+    source = write(tmp_path, "deep.json", document)
+    args = ["merge", f"{mapping}{source}", "--image-root", "s3://bucket/"]
+    assert main([*args, "-o", str(tmp_path / "out.manifest")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and len(err) < 400
+    expected = "invalid JSON: nested deeper than 1024 levels" if mapping else "cannot tell"
+    assert expected in err
+
+
+def test_a_label_studio_field_nested_300_levels_is_rejected_with_a_reason(tmp_path: Path) -> None:
+    task = (
+        '[{"data": {"image": "s3://bucket/a.jpg"}, "annotations": [{"result": [{"type": '
+        f'"choices", "value": {{"choices": {deep(300, chr(34) + "cat" + chr(34))}}}}}]}}]}}]'
+    )
+    source = write(tmp_path, "ls.json", task)
+    out, rejects = tmp_path / "out.manifest", tmp_path / "rejects.jsonl"
+    assert main(["merge", f"labelstudio={source}", "-o", str(out), "--rejects", str(rejects)]) == 0
+    (entry,) = rejects_of(rejects)
+    assert entry["reason"].startswith("labels.name: expected text, got [[[[...]]]]")
+    assert len(entry["raw"]) < 400
