@@ -335,10 +335,7 @@ def test_a_missing_directory_fails_before_anything_is_replaced(
 def test_stdout_cannot_take_two_outputs(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     source = write(tmp_path, "in.manifest", manifest(line("a.jpg")))
     assert main(["merge", source, "-o", "-", "--rejects", "-"]) == 2
-    assert (
-        "-: every output needs distinct files"
-        in capsys.readouterr().err
-    )
+    assert "-: every output needs distinct files" in capsys.readouterr().err
 
 
 def test_folders_named_key_equals_value_are_paths_not_mappings(tmp_path: Path) -> None:
