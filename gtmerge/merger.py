@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 from gtmerge.consolidate.config import Consolidation
 from gtmerge.consolidate.image import Answers, Outcome, consolidate
-from gtmerge.consolidate.stats import ConsolidationStats
+from gtmerge.consolidate.stats import MAX_HELD, ConsolidationStats
 from gtmerge.model import AnswerKey, BoxSet, ImageRecord, Label, Verdict
 from gtmerge.report import InputStats
 
@@ -57,16 +57,26 @@ class ImageMerger:
     verdicts: dict[Verdict, None] = field(default_factory=dict)
     order: dict[AnswerKey, int] = field(default_factory=dict)
     seen: set[int] = field(default_factory=set)
+    #: records, labels and boxes held so far; None once past MAX_HELD (the image is left out)
+    held: int | None = 0
 
     def add(self, record: ImageRecord) -> bool:
         """Merge one record; return False when it is a duplicate of a record already added.
 
         The record's hash stands for it: keeping every record would hold the whole input in
-        memory, and within one image a collision is a 2**-64 event.
+        memory, and within one image a collision is a 2**-64 event. Past :data:`MAX_HELD`,
+        the image is given up: what it held is freed, and its further records are only
+        counted, so that one image cannot take the memory a budget was set for.
         """
+        if self.held is None:
+            return True
         fingerprint = hash(record)
         if fingerprint in self.seen:
             return False
+        self.held += 1 + len(record.labels) + sum(len(b.boxes) for b in record.box_sets)
+        if self.held > MAX_HELD:
+            self._give_up()
+            return True
         self.seen.add(fingerprint)
         order = self.order
         for label in record.labels:
@@ -85,7 +95,17 @@ class ImageMerger:
             self.verdicts[verdict] = None
         return True
 
+    def _give_up(self) -> None:
+        self.held = None
+        for held in (self.labels, self.box_sets, self.superseded, self.blank, self.verdicts):
+            held.clear()
+        self.order.clear()
+        self.seen.clear()
+
     def result(self, config: Consolidation, stats: ConsolidationStats) -> Outcome:
+        if self.held is None:
+            stats.left_out_oversized(self.key)
+            return Outcome(self.key, None, [], False)
         answers = Answers(
             self.key,
             list(self.labels.values()),

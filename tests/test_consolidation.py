@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from builders import boxes, classification, line, manifest, multilabel, verification
 
-from gtmerge import merge, planning, validate
+from gtmerge import merge, merger, planning, validate
 from gtmerge.cli import main
 
 D1, D2, D3 = "2026-01-01T00:00:00", "2026-02-01T00:00:00", "2026-03-01T00:00:00"
@@ -428,3 +428,26 @@ def test_an_attribute_every_answer_of_which_was_rejected_is_not_warned_missing(
     err = capsys.readouterr().err
     assert "verdicts rejected 1 image" in err
     assert "warning" not in err
+
+
+def test_an_image_with_too_many_answers_is_left_out_in_bounded_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(merger, "MAX_HELD", 10)
+    lines = [line("big.jpg", species(f"job-{n}", "deer", D1)) for n in range(8)]
+    path = tmp_path / "in.manifest"
+    path.write_text(manifest(*lines, line("small.jpg", species("job-0", "elk", D1))))
+    out, report = tmp_path / "out.manifest", tmp_path / "report.json"
+    assert main(["merge", str(path), "-o", str(out), "--report", str(report)]) == 0
+    assert [json.loads(t)["source-ref"] for t in out.read_text().splitlines()] == [
+        "s3://gt-bucket/images/small.jpg"
+    ]
+    warning = (
+        "s3://gt-bucket/images/big.jpg: left out, over 100,000 records, labels and boxes "
+        "for one image"
+    )
+    assert f"warning: {warning}" in capsys.readouterr().err
+    document = json.loads(report.read_text())
+    assert document["consolidation"]["images_over_answer_limit"] == 1
+    entry = document["inputs"][0]
+    assert (entry["lines"], entry["used"], entry["duplicates"]) == (9, 9, 0)

@@ -14,6 +14,12 @@ from typing import Any
 from gtmerge.consolidate.config import Consolidation
 from gtmerge.model import AnswerKey
 
+#: oversized images named in the warnings
+_KEYS_SHOWN = 10
+#: Records, labels and boxes one image may hold before it is left out (gtmerge.merger): a
+#: Rekognition line has at most 50 labels and 50 boxes, so past 100,000 it is broken input.
+MAX_HELD = 100_000
+
 
 @dataclass
 class QuestionStats:
@@ -62,6 +68,9 @@ class ConsolidationStats:
     #: images with a rejecting verdict, and those left out whole (``--on-reject image``)
     rejected_images: int = 0
     images_dropped: int = 0
+    #: images left out for holding too many answers (merger.MAX_HELD), and the first of them
+    oversized: int = 0
+    oversized_keys: list[str] = field(default_factory=list)
     #: names seen in the inputs, for the warnings about options that name nothing
     attributes: set[str] = field(default_factory=set)
     verification_attributes: set[str] = field(default_factory=set)
@@ -84,6 +93,11 @@ class ConsolidationStats:
             stats.one_answer += 1
         self.attributes.update(names)
 
+    def left_out_oversized(self, key: str) -> None:
+        self.oversized += 1
+        if len(self.oversized_keys) < _KEYS_SHOWN:
+            self.oversized_keys.append(key)
+
     def add(self, other: ConsolidationStats) -> None:
         for name, stats in other.questions.items():
             self.question(name).add(stats)
@@ -91,6 +105,9 @@ class ConsolidationStats:
         self.boxes_dropped.update(other.boxes_dropped)
         self.rejected_images += other.rejected_images
         self.images_dropped += other.images_dropped
+        self.oversized += other.oversized
+        room = _KEYS_SHOWN - len(self.oversized_keys)
+        self.oversized_keys.extend(sorted(other.oversized_keys)[: max(room, 0)])
         self.attributes |= other.attributes
         self.verification_attributes |= other.verification_attributes
         self.classes |= other.classes
@@ -115,6 +132,10 @@ class ConsolidationStats:
         # they are after renaming
         rename = config.classes.rename
         renamed = {rename.get(name, name) for name in self.classes}
+        for key in sorted(self.oversized_keys):
+            found.append(
+                f"{key}: left out, over {MAX_HELD:,} records, labels and boxes for one image"
+            )
         for name, option in sorted(config.classes.named_classes().items()):
             if name not in (self.classes if option == "--rename" else renamed):
                 where = "after --rename" if name in self.classes else "in the inputs"
@@ -138,6 +159,7 @@ class ConsolidationStats:
             "boxes_dropped_by_reason": _nonzero(self.boxes_dropped),
             "rejected_images": self.rejected_images,
             "images_dropped": self.images_dropped,
+            "images_over_answer_limit": self.oversized,
             "warnings": self.warnings(config),
         }
 
