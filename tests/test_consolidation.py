@@ -240,6 +240,11 @@ def test_on_reject_image_leaves_the_image_out(tmp_path: Path) -> None:
     result = run(tmp_path, policy="vote", on_reject="image")
     assert sorted(result["images"]) == ["b.jpg", "c.jpg", "d.jpg", "f.jpg"]
     assert result["report"]["consolidation"]["images_dropped"] == 2
+    # the disagreements of a rejected image are still written down
+    first = result["conflicts"][0]
+    assert (first["source-ref"][-5:], first["question"]) == ("a.jpg", "scene")
+    assert first["decision"]["image"] == "left out: a verdict rejected it"
+    assert len(result["conflicts"]) == 5
 
 
 def test_verdicts_counted_only_change_nothing(tmp_path: Path) -> None:

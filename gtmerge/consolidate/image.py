@@ -67,18 +67,24 @@ def consolidate(answers: Answers, config: Consolidation, stats: ConsolidationSta
         if rejected:
             relabel = True
             stats.rejected_images += 1
-            if config.on_reject == "image":
-                stats.images_dropped += 1
-                stats.labels_dropped["verdict: image rejected"] += len(labels)
-                stats.boxes_dropped["verdict: image rejected"] += _box_count(box_sets)
-                return Outcome(answers.key, None, [], True)
-            labels, box_sets, blank = _without_rejected(labels, box_sets, blank, rejected, stats)
+            if config.on_reject != "image":
+                labels, box_sets, blank = _without_rejected(
+                    labels, box_sets, blank, rejected, stats
+                )
     conflicts: list[dict[str, Any]] = []
     image = ImageRecord(
         answers.key,
         _labels(answers.key, labels, blank, answers.order, config, stats, conflicts),
         _box_sets(answers.key, box_sets, answers.order, config, stats, conflicts),
     )
+    if relabel and config.on_reject == "image":
+        # its disagreements are still written down: the next labeling round may want them
+        stats.images_dropped += 1
+        stats.labels_dropped["verdict: image rejected"] += len(image.labels)
+        stats.boxes_dropped["verdict: image rejected"] += _box_count(image.box_sets)
+        for conflict in conflicts:
+            conflict["decision"]["image"] = "left out: a verdict rejected it"
+        return Outcome(answers.key, None, conflicts, True)
     return Outcome(answers.key, image, conflicts, relabel)
 
 
