@@ -62,11 +62,13 @@ def _on_sigterm(signum: int, frame: Any) -> None:
 
 
 def _exit_when_safe(signum: int, frame: Any) -> None:
-    """End the worker, unless it is reading or writing one of the pool's pipes: it then holds
-    that queue's lock, which the pool's shutdown needs (a group SIGTERM can land there as the
-    shutdown starts). Then look again shortly, until it is out."""
+    """End the worker, unless it is reading or writing one of the pool's pipes or counting
+    progress: it then holds that queue's (or the counter's) lock, which the shutdown needs
+    (a group SIGTERM can land there as the shutdown starts). Then look again shortly, until
+    it is out."""
     while frame is not None:
-        if frame.f_code.co_filename.endswith(_PIPES):
+        # the progress counter's lock, too: a worker gone with it would block the others
+        if frame.f_code.co_filename.endswith(_PIPES) or frame.f_code is count_bytes.__code__:
             signal.signal(signal.SIGALRM, _exit_when_safe)
             signal.setitimer(signal.ITIMER_REAL, _RETRY_EXIT_SECONDS)
             return
