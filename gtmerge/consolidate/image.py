@@ -46,10 +46,12 @@ class Answers(NamedTuple):
 
 def consolidate(answers: Answers, config: Consolidation, stats: ConsolidationStats) -> Outcome:
     labels, drawn, blank = answers.labels, answers.box_sets, answers.blank
-    # every attribute the inputs have, for the warnings, whatever is dropped below
-    stats.attributes.update(label.attribute for label in labels)
-    stats.attributes.update(box_set.attribute for box_set in drawn)
-    stats.attributes.update(answer[0] for answer in blank)
+    if config.questions or config.verifies:
+        # every attribute the inputs have, whatever is dropped below: the warnings about
+        # options that name nothing look for them (and only these options need them)
+        stats.attributes.update(label.attribute for label in labels)
+        stats.attributes.update(box_set.attribute for box_set in drawn)
+        stats.attributes.update(answer[0] for answer in blank)
     # superseded sets are known by their boxes as drawn: dropped before classes are renamed
     box_sets = [b for b in drawn if b.geometry not in answers.superseded]
     if config.classes.active:
@@ -167,16 +169,16 @@ def _labels(
     metadata of their first human-annotated occurrence (or first occurrence)."""
     answer_of = [label.answer for label in labels]
     questions: dict[str, dict[AnswerKey, list[Label]]] = {}
-    rename = config.questions.get
+    question_of = config.question
     for label, answer in zip(labels, answer_of, strict=True):
-        question = questions.setdefault(rename(answer[0], answer[0]), {})
+        question = questions.setdefault(question_of(answer[0]), {})
         question.setdefault(answer, []).append(label)
     for answer in blank:
-        questions.setdefault(rename(answer[0], answer[0]), {}).setdefault(answer, [])
+        questions.setdefault(question_of(answer[0]), {}).setdefault(answer, [])
     whole: set[AnswerKey] = set()  # answers whose every class is kept
     allowed: set[tuple[AnswerKey, str]] = set()  # (answer, class) kept of the others
     for name, given in questions.items():
-        stats.saw_answers(name, given)
+        stats.saw_answers(name, len(given))
         if len(given) == 1:
             whole.update(given)
             continue
@@ -220,14 +222,14 @@ def _box_sets(
 ) -> tuple[BoxSet, ...]:
     """The box sets to write, in the order first seen; identical boxes are one set."""
     questions: dict[str, dict[AnswerKey, list[int]]] = {}
-    rename = config.questions.get
+    question_of = config.question
     for position, box_set in enumerate(box_sets):
         answer = box_set.answer
-        question = questions.setdefault(rename(answer[0], answer[0]), {})
+        question = questions.setdefault(question_of(answer[0]), {})
         question.setdefault(answer, []).append(position)
     kept: list[tuple[int, BoxSet]] = []
     for name, given in questions.items():
-        stats.saw_answers(name, given)
+        stats.saw_answers(name, len(given))
         if len(given) == 1:
             kept.extend((p, box_sets[p]) for positions in given.values() for p in positions)
             continue

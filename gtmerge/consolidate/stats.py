@@ -7,12 +7,10 @@ the counts together, so the report is the same whatever the partitioning.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from gtmerge.consolidate.config import Consolidation
-from gtmerge.model import AnswerKey
 
 #: oversized images named in the warnings
 _KEYS_SHOWN = 10
@@ -82,16 +80,12 @@ class ConsolidationStats:
             stats = self.questions[name] = QuestionStats()
         return stats
 
-    def saw_answers(self, question: str, answers: Iterable[AnswerKey]) -> None:
-        """Count one image that the question got ``answers`` to."""
-        stats = self.questions.get(question)
-        if stats is None:
-            stats = self.questions[question] = QuestionStats()
+    def saw_answers(self, question: str, answers: int) -> None:
+        """Count one image that the question got ``answers`` answers to."""
+        stats = self.question(question)
         stats.images += 1
-        names = [answer[0] for answer in answers]
-        if len(names) == 1:
+        if answers == 1:
             stats.one_answer += 1
-        self.attributes.update(names)
 
     def left_out_oversized(self, key: str) -> None:
         self.oversized += 1
