@@ -26,7 +26,7 @@ import os
 import resource
 import zlib
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -349,30 +349,52 @@ def _result_paths(task: MergeTask) -> tuple[str, str, str, str]:
 def ordered_lines(paths: list[str]) -> Iterator[bytes]:
     """The lines of several files sorted by order key (each file is), order keys included.
 
-    At most :data:`MAX_OPEN_FILES` (or half the open-file limit) are open at once, whatever
-    the number of files (one per input part: a run over thousands of inputs must not hit
+    At most :data:`MAX_OPEN_FILES` (or half the descriptors still free) are open at once,
+    whatever the number of files (one per input part: a run over thousands of inputs must not hit
     ``ulimit -n``): groups of them are first merged into intermediate files next to them,
     removed once read.
     """
-    fan_in = max(2, min(MAX_OPEN_FILES, resource.getrlimit(resource.RLIMIT_NOFILE)[0] // 2))
+    fan_in = max(2, min(MAX_OPEN_FILES, _free_descriptors() // 2))
     merged: list[str] = []
     try:
         while len(paths) > fan_in:
-            groups = [paths[i : i + fan_in] for i in range(0, len(paths), fan_in)]
-            paths = []
-            for group in groups:
-                target = f"{group[0]}.merged-{len(merged)}"
+            targets = []
+            for start in range(0, len(paths), fan_in):
+                target = f"{paths[start]}.merged-{len(merged)}"
                 merged.append(target)
-                with open(target, "wb", _FILE_BUFFER) as out:
-                    out.writelines(ordered_lines(group))
-                paths.append(target)
-        with ExitStack() as stack:
-            files = [stack.enter_context(open(path, "rb", _FILE_BUFFER)) for path in paths]
+                with (
+                    open(target, "wb", _FILE_BUFFER) as out,
+                    _opened(paths[start : start + fan_in]) as files,
+                ):
+                    out.writelines(heapq.merge(*files))
+                targets.append(target)
+            paths = targets
+        with _opened(paths) as files:
             yield from heapq.merge(*files)
     finally:
         for path in merged:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
+
+
+@contextmanager
+def _opened(paths: list[str]) -> Iterator[list[BinaryIO]]:
+    with ExitStack() as stack:
+        yield [stack.enter_context(open(path, "rb", _FILE_BUFFER)) for path in paths]
+
+
+def _free_descriptors() -> int:
+    """How many more files this process can open (the limit less those open: a test runner
+    or a library may hold dozens)."""
+    limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    try:
+        in_use = len(os.listdir("/proc/self/fd"))  # Linux; /dev/fd elsewhere
+    except OSError:
+        try:
+            in_use = len(os.listdir("/dev/fd"))
+        except OSError:
+            in_use = 0
+    return limit - in_use
 
 
 def merged_lines(runs: list[str]) -> Iterator[bytes]:

@@ -1,13 +1,16 @@
-"""Run the spool tasks inline or on a process pool, with one progress bar over both.
+"""Run the spool tasks inline or on worker processes, with one progress bar over both.
 
-Only the main process reacts to a stop request; it stops the pool itself. SIGINT and SIGTERM
-reach the workers too when they go to the whole process group (a terminal's Ctrl-C,
-``timeout``, ``kill -- -PGID``, systemd, container runtimes), and a worker that died there
-could die holding one of the pool's locks (an idle worker holds the task queue's lock while
-it waits for a task): the shutdown would then wait for that lock forever. So workers ignore
-both signals until the main process says it is stopping them (:data:`_stopping`), and then
-end at once on the SIGTERM the pool sends. A worker also ends when the main process is gone
-(killed by a second signal, say), rather than live on as an orphan.
+The workers are a small pool of our own rather than :class:`multiprocessing.pool.Pool`: each
+worker has a pipe of its own to the main process, and the workers share no lock with it or
+with each other (progress is one counter per worker, written by that worker only). A stop
+therefore never has to wait for a lock a worker took: SIGINT and SIGTERM sent to the whole
+process group (a terminal's Ctrl-C, ``timeout``, ``kill -- -PGID``, systemd, container
+runtimes) are ignored by the workers, and the main process, which alone reacts to them, kills
+them outright. ``Pool.terminate`` has to take the task queue's lock, which an idle worker
+holds while it waits for a task; a worker killed there left the shutdown waiting forever.
+
+A worker also ends when the main process is gone (killed by a second signal, say): the kernel
+kills it on Linux, and elsewhere it ends when it finds its pipe closed.
 """
 
 from __future__ import annotations
@@ -15,14 +18,15 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import multiprocessing
-import multiprocessing.pool
+import multiprocessing.connection
+import multiprocessing.process
 import os
 import signal
 import sys
-import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
 
@@ -35,45 +39,43 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 _POLL_SECONDS = 0.5
-_progress: Any = None  # a shared byte counter in each worker (set by the pool initializer)
-_stopping: Any = None  # a shared flag in each worker: the main process is stopping the pool
 _PR_SET_PDEATHSIG = 1
-_PIPES = os.path.join("multiprocessing", "connection.py")
-_RETRY_EXIT_SECONDS = 0.02
+_progress: Any = None  # in a worker: the shared per-worker byte counters
+_slot = 0  # in a worker: its own counter's index
 
 
-def _init_worker(counter: Any, stopping: Any, creator: int) -> None:
-    global _progress, _stopping
-    _progress, _stopping = counter, stopping
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, _on_sigterm)
-    # The kernel's "parent death" is the death of the thread that forked: for a worker the
-    # pool forks again from its own thread (to replace one that died), that thread ends
-    # with the pool's shutdown and would kill the worker in the middle of it.
-    if threading.get_ident() == creator:
-        _end_with_parent()
+def count_bytes(n: int) -> None:
+    """Progress callback inside a worker: add ``n`` stored bytes to its own counter."""
+    _progress[_slot] += n
 
 
-def _on_sigterm(signum: int, frame: Any) -> None:
-    """Once the main process is stopping the pool, SIGTERM ends the worker, quietly; before,
-    one sent to the whole group is left to the main process."""
-    if _stopping.value:
-        _exit_when_safe(signum, frame)
-
-
-def _exit_when_safe(signum: int, frame: Any) -> None:
-    """End the worker, unless it is reading or writing one of the pool's pipes or counting
-    progress: it then holds that queue's (or the counter's) lock, which the shutdown needs
-    (a group SIGTERM can land there as the shutdown starts). Then look again shortly, until
-    it is out."""
-    while frame is not None:
-        # the progress counter's lock, too: a worker gone with it would block the others
-        if frame.f_code.co_filename.endswith(_PIPES) or frame.f_code is count_bytes.__code__:
-            signal.signal(signal.SIGALRM, _exit_when_safe)
-            signal.setitimer(signal.ITIMER_REAL, _RETRY_EXIT_SECONDS)
+def _serve(connection: multiprocessing.connection.Connection, counters: Any, slot: int) -> None:
+    """A worker's life: run ``(function, argument)`` tasks until told to stop (``None``) or
+    until the main process is gone; answer each with ``(True, result)`` or
+    ``(False, exception)``."""
+    global _progress, _slot
+    _progress, _slot = counters, slot
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
+    _end_with_parent()
+    while True:
+        try:
+            task = connection.recv()
+        except (EOFError, OSError):
             return
-        frame = frame.f_back
-    os._exit(1)
+        if task is None:
+            return
+        function, argument = task
+        try:
+            answer: tuple[bool, Any] = (True, function(argument))
+        except BaseException as exc:  # handed to the main process, raised there
+            answer = (False, exc)
+        try:
+            connection.send(answer)
+        except (BrokenPipeError, EOFError):
+            return
+        except Exception as exc:  # a result that cannot be pickled
+            connection.send((False, MergeError(f"a worker could not return its result: {exc}")))
 
 
 def _end_with_parent() -> None:
@@ -88,21 +90,59 @@ def _end_with_parent() -> None:
         os._exit(1)
 
 
-def count_bytes(n: int) -> None:
-    """Progress callback inside a worker: add ``n`` stored bytes to the shared counter."""
-    with _progress.get_lock():
-        _progress.value += n
+@dataclass
+class _Worker:
+    process: multiprocessing.process.BaseProcess
+    connection: multiprocessing.connection.Connection
+    task: int = -1  # the index of the task it runs, or -1 when idle
+
+
+class _Pool:
+    """Worker processes that each run one task at a time, sent down their own pipe."""
+
+    def __init__(self, workers: int) -> None:
+        context = (
+            multiprocessing.get_context("fork")
+            if sys.platform == "linux"
+            else multiprocessing.get_context("spawn")
+        )
+        self.counters = context.Array("Q", workers, lock=False)
+        self.workers: list[_Worker] = []
+        for slot in range(workers):
+            mine, theirs = context.Pipe()
+            process = context.Process(
+                target=_serve, args=(theirs, self.counters, slot), daemon=True
+            )
+            process.start()
+            theirs.close()
+            self.workers.append(_Worker(process, mine))
+
+    def kill(self) -> None:
+        """End every worker at once, whatever it is doing."""
+        for worker in self.workers:
+            with contextlib.suppress(OSError, ValueError):
+                worker.process.kill()
+        for worker in self.workers:
+            worker.process.join()
+            worker.connection.close()
+
+    def close(self) -> None:
+        """Let every worker finish and end."""
+        for worker in self.workers:
+            with contextlib.suppress(OSError):
+                worker.connection.send(None)
+        for worker in self.workers:
+            worker.process.join()
+            worker.connection.close()
 
 
 class Runner:
     """Maps task functions over task lists, in order, in this process or on a pool."""
 
-    def __init__(self, pool: multiprocessing.pool.Pool | None, counter: Any, bar: tqdm[Any]):
+    def __init__(self, pool: _Pool | None, bar: tqdm[Any]):
         self._pool = pool
-        self._counter = counter
         self._bar = bar
         self._seen = 0
-        self._pids = self._worker_pids()
 
     @property
     def parallel(self) -> bool:
@@ -110,14 +150,14 @@ class Runner:
 
     @property
     def workers(self) -> int:
-        return len(self._pids) or 1
+        return len(self._pool.workers) if self._pool is not None else 1
 
     def map(self, function: Callable[[T], R], tasks: Sequence[T]) -> Iterator[R]:
         """Results in task order; the first failing task (in order) raises its exception."""
         if self._pool is None:
             yield from map(function, tasks)
             return
-        yield from self._pool_map(function, tasks)
+        yield from self._ordered(function, tasks, ahead=len(tasks))
 
     def map_reading(self, function: Callable[..., R], tasks: Sequence[T]) -> Iterator[R]:
         """Like :meth:`map` for ``function(task, on_bytes=...)``, which reads inputs and
@@ -125,109 +165,97 @@ class Runner:
         if self._pool is None:
             yield from (function(task, on_bytes=self._bar.update) for task in tasks)
             return
-        yield from self._pool_map(partial(function, on_bytes=count_bytes), tasks)
+        yield from self._ordered(partial(function, on_bytes=count_bytes), tasks, len(tasks))
 
     def map_stream(self, function: Callable[[T], R], tasks: Iterable[T], ahead: int) -> Iterator[R]:
         """Like :meth:`map` over a stream of tasks, made only as results are taken: at most
-        ``ahead`` tasks are out at once (a pool's own ``imap`` would drain the stream into
-        memory)."""
+        ``ahead`` tasks are out at once."""
         if self._pool is None:
             yield from map(function, tasks)
             return
-        pending: deque[multiprocessing.pool.AsyncResult[R]] = deque()
-        for task in tasks:
-            pending.append(self._pool.apply_async(function, (task,)))
-            if len(pending) >= ahead:
-                yield self._wait(pending.popleft())
-        while pending:
-            yield self._wait(pending.popleft())
+        yield from self._ordered(function, tasks, ahead)
 
-    def _wait(self, result: multiprocessing.pool.AsyncResult[R]) -> R:
-        while not result.ready():
-            with interrupts.deferred():
-                result.wait(_POLL_SECONDS)
-            self._poll()
-        return result.get()
-
-    def _pool_map(self, function: Callable[[T], R], tasks: Sequence[T]) -> Iterator[R]:
+    def _ordered(self, function: Callable[[T], R], tasks: Iterable[T], ahead: int) -> Iterator[R]:
+        """Hand tasks to idle workers, at most ``ahead`` beyond the next result to yield,
+        and yield the results in task order."""
         assert self._pool is not None
-        results = self._pool.imap(function, tasks)
+        workers = self._pool.workers
+        pending = iter(tasks)
+        exhausted = False
+        sent = taken = 0
+        done: dict[int, tuple[bool, Any]] = {}
+        idle = deque(workers)
         while True:
-            try:
-                with interrupts.deferred():
-                    result = results.next(_POLL_SECONDS)
-            except multiprocessing.TimeoutError:
-                self._poll()
+            while idle and not exhausted and sent - taken < max(ahead, 1):
+                task = next(pending, _END)
+                if task is _END:
+                    exhausted = True
+                    break
+                worker = idle.popleft()
+                worker.connection.send((function, task))
+                worker.task, sent = sent, sent + 1
+            if taken in done:
+                ok, value = done.pop(taken)
+                taken += 1
+                if not ok:
+                    raise value
+                yield value
                 continue
-            except StopIteration:
+            if exhausted and taken == sent:
                 self._poll()
                 return
+            busy = [worker for worker in workers if worker.task >= 0]
+            ready = multiprocessing.connection.wait(
+                [w.connection for w in busy] + [w.process.sentinel for w in workers],
+                _POLL_SECONDS,
+            )
+            for worker in busy:
+                if worker.connection in ready:
+                    try:
+                        done[worker.task] = worker.connection.recv()
+                    except (EOFError, OSError):
+                        raise _died() from None
+                    worker.task = -1
+                    idle.append(worker)
             self._poll()
-            yield result
 
     def _poll(self) -> None:
         interrupts.check()
-        self._check_workers()
-        self._update()
-
-    def _check_workers(self) -> None:
-        """A pool replaces a worker that died (killed, out of memory) but loses its task, and
-        the result it waits for never comes: notice the replacement and fail instead."""
-        if self._worker_pids() != self._pids:
-            raise MergeError(
-                "a worker process ended unexpectedly (killed, or out of memory?); "
-                "try a smaller --memory or fewer --workers"
-            )
-
-    def _worker_pids(self) -> set[int]:
-        # Pool keeps its processes in a private list; there is no public way to see them.
-        processes = self._pool._pool if self._pool is not None else []  # type: ignore[attr-defined]
-        return {process.pid for process in processes}
-
-    def _update(self) -> None:
-        value = int(self._counter.value)
+        assert self._pool is not None
+        if any(not worker.process.is_alive() for worker in self._pool.workers):
+            raise _died()
+        value = sum(self._pool.counters)
         if value > self._seen:
             self._bar.update(value - self._seen)
             self._seen = value
 
 
+_END: Any = object()
+
+
+def _died() -> MergeError:
+    return MergeError(
+        "a worker process ended unexpectedly (killed, or out of memory?); "
+        "try a smaller --memory or fewer --workers"
+    )
+
+
 @contextmanager
 def runner(workers: int, bar: tqdm[Any]) -> Iterator[Runner]:
-    """A :class:`Runner` with ``workers`` processes (none for 1); the pool is terminated,
+    """A :class:`Runner` with ``workers`` processes (none for 1); the workers are killed,
     not drained, when the block fails, so an interrupted run stops at once."""
     if workers <= 1:
-        yield Runner(None, None, bar)
+        yield Runner(None, bar)
         return
-    context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
-    counter = context.Value("Q", 0)
-    stopping = context.Value("b", 0, lock=False)
-    # Deferred while the pool starts and stops: a worker forked before its initializer runs
-    # has this process's handlers, and a pool torn down halfway would not finish its shutdown.
+    # Deferred while the workers start: one forked before it ignores the stop signals would
+    # run this process's handlers.
     with interrupts.deferred():
-        pool = context.Pool(
-            workers,
-            initializer=_init_worker,
-            initargs=(counter, stopping, threading.get_ident()),
-        )
+        pool = _Pool(workers)
     try:
         interrupts.check()
-        yield Runner(pool, counter, bar)
+        yield Runner(pool, bar)
     except BaseException:
-        stopping.value = 1
-        try:
-            with interrupts.deferred():
-                pool.terminate()
-                pool.join()
-        except BaseException:
-            # A second stop request broke off the shutdown: abandon the pool, but leave no
-            # worker behind that would write on into the spool directory being removed.
-            for process in pool._pool:  # type: ignore[attr-defined]
-                with contextlib.suppress(OSError):
-                    os.kill(process.pid, signal.SIGKILL)
-                process.join(5)
-            raise
+        pool.kill()
         raise
-    with interrupts.deferred():
-        pool.close()
-        pool.join()
+    pool.close()
     interrupts.check()
