@@ -28,6 +28,7 @@ import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, BinaryIO
 
 import orjson
@@ -200,7 +201,8 @@ def _spool_records(
     filer: FileRejection,
 ) -> None:
     mask = len(writers) - 1
-    dumps = orjson.dumps
+    # orjson writes plain tuples only: the model's named tuples go through ``tuple``
+    dumps = partial(orjson.dumps, default=tuple)
     number = 0
     for item in reader.read(source, context):
         interrupts.check()
@@ -337,7 +339,7 @@ def _spooled_key(data: bytes, raw: bool) -> bytes:
         key = image_key(data)
         assert key is not None, "pass 1 spools only lines with an image key"
         return key
-    return str(orjson.loads(data)["key"]).encode()
+    return str(orjson.loads(data)[0]).encode()
 
 
 def _result_paths(task: MergeTask) -> tuple[str, str, str, str]:
@@ -403,48 +405,23 @@ def merged_lines(runs: list[str]) -> Iterator[bytes]:
         yield line[ORDER_WIDTH:]
 
 
-def decode(data: dict[str, Any]) -> ImageRecord:
-    """The inverse of orjson's dataclass serialisation of an :class:`ImageRecord`."""
+def decode(data: list[Any]) -> ImageRecord:
+    """The inverse of orjson's serialisation of an :class:`ImageRecord` (tuples as arrays)."""
+    key, labels, box_sets, superseded, blank, verdicts = data
     return ImageRecord(
-        data["key"],
-        tuple(
-            Label(
-                d["name"],
-                d["confidence"],
-                d["human_annotated"],
-                d["creation_date"],
-                d["job_name"],
-                d["attribute"],
-                d["multilabel"],
-            )
-            for d in data["labels"]
-        ),
-        tuple(_box_set(box_set) for box_set in data["box_sets"]),
-        tuple(_box_set(box_set) for box_set in data["superseded"]),
-        tuple(tuple(answer) for answer in data["blank_answers"]),
-        tuple(
-            Verdict(
-                d["verdict"],
-                d["job_name"],
-                d["attribute"],
-                d["creation_date"],
-                tuple(d["target"]) if d["target"] is not None else None,
-            )
-            for d in data["verdicts"]
-        ),
+        key,
+        tuple(Label(*label) for label in labels),
+        tuple(_box_set(box_set) for box_set in box_sets),
+        tuple(_box_set(box_set) for box_set in superseded),
+        tuple(tuple(answer) for answer in blank),
+        tuple(_verdict(*verdict) for verdict in verdicts),
     )
 
 
-def _box_set(data: dict[str, Any]) -> BoxSet:
-    size = data["image_size"]
-    return BoxSet(
-        ImageSize(size["width"], size["height"], size["depth"]),
-        tuple(
-            Box(b["class_name"], b["left"], b["top"], b["width"], b["height"], b["confidence"])
-            for b in data["boxes"]
-        ),
-        data["human_annotated"],
-        data["creation_date"],
-        data["job_name"],
-        data["attribute"],
-    )
+def _verdict(verdict: str, job: str | None, attribute: str, date: str, target: Any) -> Verdict:
+    return Verdict(verdict, job, attribute, date, tuple(target) if target is not None else None)
+
+
+def _box_set(data: list[Any]) -> BoxSet:
+    size, boxes, *provenance = data
+    return BoxSet(ImageSize(*size), tuple(Box(*box) for box in boxes), *provenance)

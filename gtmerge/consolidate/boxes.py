@@ -8,7 +8,7 @@ object; an object is kept when a quorum of the answers drew it, at the mean of i
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from gtmerge.consolidate.config import Consolidation
 from gtmerge.consolidate.policies import latest, tie_reason
@@ -82,8 +82,7 @@ def scaled(box_set: BoxSet, size: ImageSize) -> BoxSet:
         return box_set
     x, y = size.width / own.width, size.height / own.height
     boxes = tuple(
-        replace(
-            b,
+        b._replace(
             left=_times(b.left, x),
             top=_times(b.top, y),
             width=_times(b.width, x),
@@ -91,7 +90,7 @@ def scaled(box_set: BoxSet, size: ImageSize) -> BoxSet:
         )
         for b in box_set.boxes
     )
-    return replace(box_set, image_size=size, boxes=boxes)
+    return box_set._replace(image_size=size, boxes=boxes)
 
 
 def _times(value: float, factor: float) -> float:

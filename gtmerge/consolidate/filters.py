@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import replace
 
 from gtmerge.consolidate.config import ClassFilter
 from gtmerge.consolidate.stats import ConsolidationStats
@@ -48,7 +47,7 @@ def filter_labels(
             label.name, label.confidence, label.human_annotated, classes, stats.labels_dropped
         )
         if name is not None:
-            kept.append(label if name == label.name else replace(label, name=name))
+            kept.append(label if name == label.name else label._replace(name=name))
     return kept
 
 
@@ -70,9 +69,9 @@ def filter_box_sets(
                 stats.boxes_dropped,
             )
             if name is not None:
-                boxes.append(box if name == box.class_name else replace(box, class_name=name))
+                boxes.append(box if name == box.class_name else box._replace(class_name=name))
         if boxes == list(box_set.boxes):
             kept.append(box_set)
         elif boxes:
-            kept.append(replace(box_set, boxes=tuple(boxes)))
+            kept.append(box_set._replace(boxes=tuple(boxes)))
     return kept

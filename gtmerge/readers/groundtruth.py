@@ -13,7 +13,6 @@ and dispatching on ``type`` per pair is beyond a fixed set of JMESPath expressio
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -225,7 +224,7 @@ def _with_target(
     if named is not None:
         for answer in [b for b, _ in boxes] + classes:
             if answer[0] == named:
-                return replace(verdict, target=answer)
+                return verdict._replace(target=answer)
         raise UnusableAttribute(f"verdict: it verifies {named} (--verifies), not in the line")
     when = date_order(verdict.creation_date)
     if all(date_order(b[2]) > when for b, _ in boxes) and any(
@@ -237,7 +236,7 @@ def _with_target(
     if not boxes:
         kind, candidates = "classification", _shown([(c, False) for c in classes], when)
     if len(candidates) == 1:
-        return replace(verdict, target=candidates[0])
+        return verdict._replace(target=candidates[0])
     if not candidates:
         problem = "the line has no bounding-box or classification attribute"
     else:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
@@ -356,7 +355,7 @@ class _Converter:
                 labels[name] = Label(name, confidence, human, date, job, question)
         if len(labels) > 1:
             # a record that lists several classes answers a multi-label question
-            return tuple(replace(label, multilabel=True) for label in labels.values())
+            return tuple(label._replace(multilabel=True) for label in labels.values())
         return tuple(labels.values())
 
     def box_sets(self, record: Any, spec: Boxes) -> tuple[BoxSet, ...]:
