@@ -1,7 +1,9 @@
-"""The C fast path of the validator; everything else is configured in pyproject.toml.
+"""The C fast paths of the validator and the Ground Truth reader; everything else is
+configured in pyproject.toml.
 
-The extension is optional: without a C compiler gtmerge installs and runs the same, and its
-validator checks valid lines more slowly (gtmerge.validate.lines).
+The extensions are optional: without a C compiler gtmerge installs and runs the same, to the
+same bytes, more slowly (gtmerge.validate.lines and gtmerge.readers.groundtruth are the
+reference code each fast path is checked against).
 """
 
 from setuptools import Extension, setup
@@ -11,7 +13,14 @@ setup(
         Extension(
             "gtmerge.validate._fastlines",
             ["gtmerge/validate/_fastlines.c"],
+            depends=["gtmerge/_fastcommon.h"],
             optional=True,
-        )
+        ),
+        Extension(
+            "gtmerge.readers._fastgt",
+            ["gtmerge/readers/_fastgt.c"],
+            depends=["gtmerge/_fastcommon.h"],
+            optional=True,
+        ),
     ]
 )

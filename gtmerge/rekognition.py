@@ -9,6 +9,8 @@ from datetime import datetime
 
 CLASSIFICATION = "groundtruth/image-classification"
 DETECTION = "groundtruth/object-detection"
+#: Ground Truth's multi-label classification: Rekognition reads it as one label per class.
+MULTILABEL = "groundtruth/image-classification-multilabel"
 
 MAX_LINE_CHARS = 100_000
 MAX_MANIFEST_BYTES = 1 << 30  # 1 GB

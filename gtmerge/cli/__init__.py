@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from gtmerge import __version__
+from gtmerge import __version__, fastpaths
 from gtmerge.cli import mappings, merge, split, stats, validate
 from gtmerge.interrupts import stop_on_signals
 
@@ -22,7 +22,8 @@ def build_parser() -> argparse.ArgumentParser:
             "Rekognition's rules."
         ),
     )
-    parser.add_argument("--version", action="version", version=f"gtmerge {__version__}")
+    version = f"gtmerge {__version__} ({fastpaths.description()})"
+    parser.add_argument("--version", action="version", version=version)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in (merge, split, validate, stats, mappings):
         module.add_parser(commands)

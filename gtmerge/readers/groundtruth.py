@@ -12,12 +12,12 @@ and dispatching on ``type`` per pair is beyond a fixed set of JMESPath expressio
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import orjson
 
-from gtmerge import rekognition
+from gtmerge import fastpaths, rekognition
 from gtmerge.keys import InvalidKey, normalise_key
 from gtmerge.model import AnswerKey, Box, BoxSet, ImageRecord, ImageSize, Label, Verdict
 from gtmerge.readers.base import Item, Parsed, ReadContext, Rejection, Skipped, raw_text
@@ -28,7 +28,6 @@ _BOM = b"\xef\xbb\xbf"
 _LEADING_KEY = b'{"source-ref":"'
 _KEY_NAME = b'"source-ref"'
 _METADATA = "-metadata"
-_MULTILABEL = "groundtruth/image-classification-multilabel"
 _VERIFICATION = "groundtruth/label-verification"
 #: Keys Rekognition's own validation output adds to a line; they are not label attributes.
 _PASSTHROUGH = frozenset({"source-ref", "errors", "warnings", "cl-errors", "cl-metadata"})
@@ -39,6 +38,15 @@ _CLASS_IDS = frozenset({int, str})
 
 #: verification attribute → the label attribute it verified (``--verifies``)
 Verifies = Mapping[str, str]
+#: (labels, [(box set, is an adjustment)]) of a line, as :func:`_read_attributes` reads them
+CleanPairs = tuple[list[Label], list[tuple[BoxSet, bool]]]
+
+#: The C fast path (_fastgt.c), or None: for a line whose label attributes are all
+#: classification, multi-label or bounding-box answers read with nothing dropped, what
+#: :func:`_read_attributes` reads from them; None for any other line, which is read here.
+_read_clean: Callable[[dict[str, Any]], CleanPairs | None] | None = fastpaths.load(
+    "gtmerge.readers._fastgt", "read_clean"
+)
 
 
 class UnusableAttribute(ValueError):
@@ -130,7 +138,10 @@ def _source_key(obj: dict[str, Any]) -> str:
 def _read_attributes(
     line_no: int, raw: bytes, key: str, obj: dict[str, Any], verifies: Verifies | None
 ) -> Item:
-    labels: list[Label] = []
+    clean = _read_clean(obj) if _read_clean is not None else None
+    if clean is not None:
+        return Parsed(line_no, _record(key, *clean), ())
+    labels = []
     box_sets: list[tuple[BoxSet, bool]] = []
     blank: list[AnswerKey] = []
     verdicts: list[Verdict] = []
@@ -190,14 +201,19 @@ def _read_attributes(
             return Rejection(line_no, _line_reason(dropped, reason), raw_text(raw))
         text = raw_text(raw)
         dropped = [Rejection(d.line, d.reason, text, d.attribute) for d in dropped]
-    kept: tuple[BoxSet, ...] = ()
-    superseded: tuple[BoxSet, ...] = ()
-    if box_sets:
-        kept, superseded = _apply_adjustments(box_sets)
-    image = ImageRecord(
-        key, tuple(labels), kept, superseded, tuple(blank), tuple(verdicts) if verdicts else ()
-    )
-    return Parsed(line_no, image, tuple(dropped) if dropped else ())
+    record = _record(key, labels, box_sets, tuple(blank), tuple(verdicts))
+    return Parsed(line_no, record, tuple(dropped) if dropped else ())
+
+
+def _record(
+    key: str,
+    labels: list[Label],
+    box_sets: list[tuple[BoxSet, bool]],
+    blank: tuple[AnswerKey, ...] = (),
+    verdicts: tuple[Verdict, ...] = (),
+) -> ImageRecord:
+    kept, superseded = _apply_adjustments(box_sets) if box_sets else ((), ())
+    return ImageRecord(key, tuple(labels), kept, superseded, blank, verdicts)
 
 
 def _with_target(
@@ -288,7 +304,7 @@ def _read_pair(
     kind = metadata.get("type")
     if kind == rekognition.CLASSIFICATION:
         labels.append(_classification(value, metadata, attribute))
-    elif kind == _MULTILABEL:
+    elif kind == rekognition.MULTILABEL:
         selected = _multilabel(value, metadata, attribute)
         if selected:
             labels.extend(selected)

@@ -17,9 +17,7 @@
 
 #include <math.h>
 
-/* Coordinates and sizes above this are left to the Python rules, so that sums of two of them
- * stay exact in a double as they are in Python's integers. */
-#define LARGEST_FAST_INT (1LL << 31)
+#include "../_fastcommon.h"
 
 static PyObject *key_type, *key_class_name, *key_confidence, *key_human, *key_date, *key_job,
     *key_image_size, *key_width, *key_height, *key_depth, *key_annotations, *key_objects,
@@ -36,114 +34,6 @@ static double scaled_max_side, min_box_pixels;
 
 /* 1: clean, 0: not clean (the Python rules decide), -1: a Python exception is set. */
 typedef int verdict;
-
-static PyObject *
-field(PyObject *dict, PyObject *key)
-{
-    return PyDict_GetItemWithError(dict, key); /* borrowed; NULL and no error: missing */
-}
-
-#define MISSING_OR_ERROR (PyErr_Occurred() ? -1 : 0)
-
-/* An int or float of the fast range, as Python would compare and add it. */
-static int
-small_number(PyObject *value, double *out)
-{
-    if (PyFloat_CheckExact(value)) {
-        *out = PyFloat_AS_DOUBLE(value);
-        return isfinite(*out);
-    }
-    if (PyLong_CheckExact(value)) {
-        int overflow;
-        long long number = PyLong_AsLongLongAndOverflow(value, &overflow);
-        if (overflow || number > LARGEST_FAST_INT || number < -LARGEST_FAST_INT)
-            return 0;
-        *out = (double)number;
-        return 1;
-    }
-    return 0; /* bool is a subclass of int and is not a number here */
-}
-
-static int
-is_confidence(PyObject *value)
-{
-    double number;
-    return small_number(value, &number) && number >= 0.0 && number <= 1.0;
-}
-
-static int
-positive_int(PyObject *value, long long *out)
-{
-    int overflow;
-    if (value == NULL || !PyLong_CheckExact(value))
-        return 0;
-    *out = PyLong_AsLongLongAndOverflow(value, &overflow);
-    return !overflow && *out > 0 && *out <= LARGEST_FAST_INT;
-}
-
-static int
-same_text(PyObject *value, PyObject *text)
-{
-    return PyUnicode_CheckExact(value) && PyUnicode_Compare(value, text) == 0;
-}
-
-static int
-is_name(PyObject *value)
-{
-    return value != NULL && PyUnicode_CheckExact(value) && PyUnicode_GET_LENGTH(value) > 0;
-}
-
-static int
-read_digits(const char *text, int count, int *out)
-{
-    *out = 0;
-    for (int i = 0; i < count; i++) {
-        if (text[i] < '0' || text[i] > '9')
-            return 0;
-        *out = *out * 10 + (text[i] - '0');
-    }
-    return 1;
-}
-
-/* rekognition.is_valid_creation_date: YYYY-MM-DD, 'T' or a space, HH:MM:SS, an optional
- * fraction of 1 to 9 digits, an optional 'Z' or +HH:MM, +HHMM (or -), and a real calendar
- * date and time of day. */
-static int
-is_valid_date(PyObject *value)
-{
-    static const int month_days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    int year, month, day, hour, minute, second, zone;
-    if (!PyUnicode_CheckExact(value) || !PyUnicode_IS_ASCII(value))
-        return 0;
-    Py_ssize_t length = PyUnicode_GET_LENGTH(value), at = 19;
-    const char *text = (const char *)PyUnicode_DATA(value);
-    if (length < at || !read_digits(text, 4, &year) || text[4] != '-' ||
-        !read_digits(text + 5, 2, &month) || text[7] != '-' ||
-        !read_digits(text + 8, 2, &day) || (text[10] != 'T' && text[10] != ' ') ||
-        !read_digits(text + 11, 2, &hour) || text[13] != ':' ||
-        !read_digits(text + 14, 2, &minute) || text[16] != ':' ||
-        !read_digits(text + 17, 2, &second))
-        return 0;
-    if (at < length && text[at] == '.') {
-        Py_ssize_t start = ++at;
-        while (at < length && text[at] >= '0' && text[at] <= '9')
-            at++;
-        if (at == start || at - start > 9)
-            return 0;
-    }
-    const char *rest = text + at;
-    Py_ssize_t left = length - at;
-    int zone_ok = left == 0 || (left == 1 && rest[0] == 'Z') ||
-                  ((rest[0] == '+' || rest[0] == '-') &&
-                   ((left == 5 && read_digits(rest + 1, 4, &zone)) ||
-                    (left == 6 && read_digits(rest + 1, 2, &zone) && rest[3] == ':' &&
-                     read_digits(rest + 4, 2, &zone))));
-    if (!zone_ok || year < 1 || month < 1 || month > 12 || day < 1 || hour > 23 ||
-        minute > 59 || second > 59)
-        return 0;
-    int leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-    return day <= month_days[month - 1] + (month == 2 && leap);
-}
 
 /* human-annotated "yes" or "no", job-name a string if present, creation-date valid. The
  * labels of a line usually share one date, so the last valid one is remembered. */

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from gtmerge import fastpaths
 from gtmerge.rekognition import (
     CLASSIFICATION,
     DETECTION,
@@ -54,17 +55,11 @@ ImageCounts = dict[str, int]
 CountCleanLabels = Callable[[dict[str, Any], Pairs, ImageCounts, ImageCounts], int]
 
 
-def _fast_path() -> CountCleanLabels | None:
-    try:
-        from gtmerge.validate._fastlines import count_clean_labels
-    except ImportError:  # gtmerge built without a C compiler
-        return None
-    return count_clean_labels
-
-
 #: The C fast path, or None: for a line that :func:`check_pairs` finds VALID with no finding,
 #: ``count_names`` of its names in one pass; 0 (nothing counted) for any other line.
-count_clean_labels = _fast_path()
+count_clean_labels: CountCleanLabels | None = fastpaths.load(
+    "gtmerge.validate._fastlines", "count_clean_labels"
+)
 
 
 class LineError(Exception):

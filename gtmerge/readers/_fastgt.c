@@ -1,0 +1,404 @@
+/* The fast path of gtmerge.readers.groundtruth for the most common lines.
+ *
+ * read_clean(line) takes a parsed Ground Truth output line (a dict) and, when every label
+ * attribute pair in it is a classification, multi-label or bounding-box answer that the Python
+ * reader reads without dropping anything, returns what that reader builds from them: the list
+ * of labels and the list of (box set, is an adjustment) pairs, in the line's order, as the
+ * model's own named tuples. For anything else, however harmless (a verification verdict, a
+ * failed item, an empty multi-label selection, a value the Python reader would reject), it
+ * returns None and the Python reader reads the line: this file decides nothing a user sees,
+ * it only spares a clean line the interpreter's cost per field.
+ *
+ * tests/test_fastgt.py checks, over generated lines of every kind, that whatever this path
+ * accepts the Python reader reads to an equal record.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include "../_fastcommon.h"
+
+static PyObject *key_type, *key_class_name, *key_confidence, *key_human, *key_date, *key_job,
+    *key_image_size, *key_width, *key_height, *key_depth, *key_annotations, *key_objects,
+    *key_class_map, *key_confidence_map, *key_class_id, *key_left, *key_top, *key_failure,
+    *key_adjustment, *text_yes, *text_no, *suffix, *cl_metadata, *default_depth;
+static PyObject *classification, *multilabel, *detection;
+static PyTypeObject *label_type, *box_type, *box_set_type, *image_size_type;
+
+#define SUFFIX_LENGTH 9 /* "-metadata" */
+
+/* A named tuple of the model, made by tuple.__new__ (in C) rather than the class's own
+ * __new__ (Python code). Steals no reference. */
+static PyObject *
+make(PyTypeObject *type, Py_ssize_t size, PyObject *const *items)
+{
+    PyObject *fields = PyTuple_New(size);
+    if (fields == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < size; i++)
+        PyTuple_SET_ITEM(fields, i, Py_NewRef(items[i]));
+    PyObject *args = PyTuple_Pack(1, fields);
+    Py_DECREF(fields);
+    if (args == NULL)
+        return NULL;
+    PyObject *made = PyTuple_Type.tp_new(type, args, NULL);
+    Py_DECREF(args);
+    return made;
+}
+
+/* An exact int that is not a bool, or an exact float: the reader's _NUMBERS. */
+static int
+is_number(PyObject *value)
+{
+    return value != NULL && (PyLong_CheckExact(value) || PyFloat_CheckExact(value));
+}
+
+/* 0 <= value <= 1 for an exact int or float, as Python compares them. */
+static int
+is_unit(PyObject *value)
+{
+    if (PyFloat_CheckExact(value)) {
+        double number = PyFloat_AS_DOUBLE(value);
+        return number >= 0.0 && number <= 1.0;
+    }
+    if (PyLong_CheckExact(value)) {
+        int overflow;
+        long long number = PyLong_AsLongLongAndOverflow(value, &overflow);
+        return !overflow && number >= 0 && number <= 1;
+    }
+    return 0;
+}
+
+/* A class id as the reader's _class_name takes it: an int (not a bool) or a string. */
+static PyObject *
+class_key(PyObject *class_id)
+{
+    if (PyUnicode_CheckExact(class_id))
+        return Py_NewRef(class_id);
+    if (PyLong_CheckExact(class_id))
+        return PyObject_Str(class_id);
+    return Py_NewRef(Py_None);
+}
+
+/* The name class_map gives a class id, or NULL with no error when it gives no usable name. */
+static PyObject *
+class_name(PyObject *class_map, PyObject *class_id)
+{
+    if (class_id == NULL)
+        return NULL;
+    PyObject *key = class_key(class_id);
+    if (key == NULL || key == Py_None) {
+        Py_XDECREF(key);
+        return NULL;
+    }
+    PyObject *name = field(class_map, key);
+    Py_DECREF(key);
+    return is_name(name) ? name : NULL;
+}
+
+/* The reader's _provenance: human-annotated "yes" or "no", a valid creation-date, and the
+ * job-name when it is a string. 1 with the three set (borrowed), 0 when not clean. */
+static int
+provenance(PyObject *metadata, PyObject **human, PyObject **date, PyObject **job)
+{
+    PyObject *annotated = field(metadata, key_human);
+    if (annotated == NULL)
+        return 0;
+    if (same_text(annotated, text_yes))
+        *human = Py_True;
+    else if (same_text(annotated, text_no))
+        *human = Py_False;
+    else
+        return 0;
+    *date = field(metadata, key_date);
+    if (*date == NULL || !is_valid_date(*date))
+        return 0;
+    *job = field(metadata, key_job);
+    if (*job == NULL || !PyUnicode_CheckExact(*job))
+        *job = Py_None;
+    return 1;
+}
+
+/* -1: error; 0: not clean; 1: appended. */
+static int
+append_made(PyObject *list, PyTypeObject *type, Py_ssize_t size, PyObject *const *items)
+{
+    PyObject *made = make(type, size, items);
+    if (made == NULL)
+        return -1;
+    int appended = PyList_Append(list, made);
+    Py_DECREF(made);
+    return appended < 0 ? -1 : 1;
+}
+
+static int
+read_classification(PyObject *value, PyObject *metadata, PyObject *attribute,
+                    PyObject *labels)
+{
+    PyObject *human, *date, *job;
+    if (!PyLong_CheckExact(value) && !PyUnicode_CheckExact(value))
+        return 0;
+    PyObject *name = field(metadata, key_class_name);
+    PyObject *confidence = field(metadata, key_confidence);
+    if (!is_name(name) || !is_number(confidence) || !is_unit(confidence) ||
+        !provenance(metadata, &human, &date, &job))
+        return 0;
+    PyObject *items[] = {name, confidence, human, date, job, attribute, Py_False};
+    return append_made(labels, label_type, 7, items);
+}
+
+static int
+read_multilabel(PyObject *value, PyObject *metadata, PyObject *attribute, PyObject *labels)
+{
+    PyObject *human, *date, *job;
+    /* an empty selection is a blank answer: the Python reader keeps those */
+    if (!PyList_CheckExact(value) || PyList_GET_SIZE(value) == 0)
+        return 0;
+    PyObject *class_map = field(metadata, key_class_map);
+    PyObject *confidences = field(metadata, key_confidence_map);
+    if (class_map == NULL || !PyDict_CheckExact(class_map) || confidences == NULL ||
+        !PyDict_CheckExact(confidences) || !provenance(metadata, &human, &date, &job))
+        return 0;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(value); i++) {
+        PyObject *class_id = PyList_GET_ITEM(value, i);
+        PyObject *key = class_key(class_id);
+        if (key == NULL)
+            return -1;
+        if (key == Py_None) {
+            Py_DECREF(key);
+            return 0;
+        }
+        PyObject *name = field(class_map, key);
+        PyObject *confidence = field(confidences, key);
+        Py_DECREF(key);
+        if (!is_name(name) || !is_number(confidence) || !is_unit(confidence))
+            return 0;
+        PyObject *items[] = {name, confidence, human, date, job, attribute, Py_True};
+        if (append_made(labels, label_type, 7, items) < 0)
+            return -1;
+    }
+    return 1;
+}
+
+static PyObject *
+read_image_size(PyObject *value)
+{
+    long long number;
+    PyObject *size = field(value, key_image_size);
+    if (size != NULL && PyList_CheckExact(size) && PyList_GET_SIZE(size) == 1)
+        size = PyList_GET_ITEM(size, 0);
+    if (size == NULL || !PyDict_CheckExact(size))
+        return NULL;
+    PyObject *width = field(size, key_width), *height = field(size, key_height);
+    PyObject *depth = field(size, key_depth);
+    if (depth == NULL)
+        depth = default_depth;
+    if (!positive_int(width, &number) || !positive_int(height, &number) ||
+        !positive_int(depth, &number))
+        return NULL;
+    PyObject *items[] = {width, height, depth};
+    return make(image_size_type, 3, items);
+}
+
+/* Fills ``boxes`` (a tuple of the right size); 0 when one box is not clean. */
+static int
+read_boxes(PyObject *annotations, PyObject *objects, PyObject *class_map, PyObject *boxes)
+{
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(annotations); i++) {
+        PyObject *box = PyList_GET_ITEM(annotations, i), *object = PyList_GET_ITEM(objects, i);
+        if (!PyDict_CheckExact(box) || !PyDict_CheckExact(object))
+            return 0;
+        PyObject *left = field(box, key_left), *top = field(box, key_top);
+        PyObject *width = field(box, key_width), *height = field(box, key_height);
+        PyObject *confidence = field(object, key_confidence);
+        if (!is_number(left) || !is_number(top) || !is_number(width) || !is_number(height) ||
+            !is_number(confidence) || !is_unit(confidence))
+            return 0;
+        PyObject *name = class_name(class_map, field(box, key_class_id));
+        if (name == NULL)
+            return PyErr_Occurred() ? -1 : 0;
+        PyObject *items[] = {name, left, top, width, height, confidence};
+        PyObject *made = make(box_type, 6, items);
+        if (made == NULL)
+            return -1;
+        PyTuple_SET_ITEM(boxes, i, made);
+    }
+    return 1;
+}
+
+static int
+read_detection(PyObject *value, PyObject *metadata, PyObject *attribute, PyObject *box_sets)
+{
+    PyObject *human, *date, *job;
+    if (!PyDict_CheckExact(value))
+        return 0;
+    PyObject *annotations = field(value, key_annotations);
+    PyObject *objects = field(metadata, key_objects);
+    PyObject *class_map = field(metadata, key_class_map);
+    /* without boxes the Python reader takes a missing objects list and class-map: its turn */
+    if (annotations == NULL || !PyList_CheckExact(annotations) ||
+        PyList_GET_SIZE(annotations) == 0 || objects == NULL || !PyList_CheckExact(objects) ||
+        PyList_GET_SIZE(objects) < PyList_GET_SIZE(annotations) || class_map == NULL ||
+        !PyDict_CheckExact(class_map))
+        return 0;
+    PyObject *boxes = PyTuple_New(PyList_GET_SIZE(annotations));
+    if (boxes == NULL)
+        return -1;
+    int read = read_boxes(annotations, objects, class_map, boxes);
+    PyObject *size = read == 1 ? read_image_size(value) : NULL;
+    if (size == NULL || !provenance(metadata, &human, &date, &job)) {
+        Py_DECREF(boxes);
+        Py_XDECREF(size);
+        return read < 0 || PyErr_Occurred() ? -1 : 0;
+    }
+    PyObject *items[] = {size, boxes, human, date, job, attribute};
+    PyObject *box_set = make(box_set_type, 6, items);
+    Py_DECREF(size);
+    Py_DECREF(boxes);
+    if (box_set == NULL)
+        return -1;
+    int adjusted = PyDict_Contains(metadata, key_adjustment);
+    PyObject *pair = adjusted < 0 ? NULL : PyTuple_Pack(2, box_set, adjusted ? Py_True : Py_False);
+    Py_DECREF(box_set);
+    if (pair == NULL)
+        return -1;
+    int appended = PyList_Append(box_sets, pair);
+    Py_DECREF(pair);
+    return appended < 0 ? -1 : 1;
+}
+
+/* One attribute pair: -1 error, 0 not clean, 1 read, 2 not a label attribute. */
+static int
+read_pair(PyObject *line, PyObject *name, PyObject *metadata, PyObject *labels,
+          PyObject *box_sets)
+{
+    if (!PyUnicode_CheckExact(name) || PyUnicode_Tailmatch(name, suffix, 0, PY_SSIZE_T_MAX, 1) != 1 ||
+        PyUnicode_Compare(name, cl_metadata) == 0)
+        return PyErr_Occurred() ? -1 : 2;
+    if (!PyDict_CheckExact(metadata) || field(metadata, key_failure) != NULL)
+        return 0;
+    PyObject *attribute =
+        PyUnicode_Substring(name, 0, PyUnicode_GET_LENGTH(name) - SUFFIX_LENGTH);
+    if (attribute == NULL)
+        return -1;
+    PyObject *value = field(line, attribute);
+    PyObject *kind = field(metadata, key_type);
+    int read = 0;
+    if (value == NULL || kind == NULL || !PyUnicode_CheckExact(kind))
+        read = 0;
+    else if (PyUnicode_Compare(kind, classification) == 0)
+        read = read_classification(value, metadata, attribute, labels);
+    else if (PyUnicode_Compare(kind, detection) == 0)
+        read = read_detection(value, metadata, attribute, box_sets);
+    else if (PyUnicode_Compare(kind, multilabel) == 0)
+        read = read_multilabel(value, metadata, attribute, labels);
+    Py_DECREF(attribute);
+    return PyErr_Occurred() ? -1 : read;
+}
+
+static PyObject *
+read_clean(PyObject *module, PyObject *line)
+{
+    if (!PyDict_CheckExact(line)) {
+        PyErr_SetString(PyExc_TypeError, "read_clean(line: dict)");
+        return NULL;
+    }
+    PyObject *labels = PyList_New(0), *box_sets = PyList_New(0);
+    Py_ssize_t position = 0;
+    PyObject *name, *metadata;
+    int read = labels != NULL && box_sets != NULL;
+    while (read > 0 && PyDict_Next(line, &position, &name, &metadata))
+        read = read_pair(line, name, metadata, labels, box_sets);
+    PyObject *result = NULL;
+    if (read > 0)
+        result = PyTuple_Pack(2, labels, box_sets);
+    else if (read == 0)
+        result = Py_NewRef(Py_None);
+    Py_XDECREF(labels);
+    Py_XDECREF(box_sets);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"read_clean", read_clean, METH_O,
+     "read_clean(line: dict) -> tuple[list[Label], list[tuple[BoxSet, bool]]] | None\n\n"
+     "The labels and (box set, is an adjustment) pairs of a line whose label attributes the\n"
+     "Python reader reads with nothing dropped and no verdict; None for any other line."},
+    {NULL, NULL, 0, NULL},
+};
+
+static int
+load_model(void)
+{
+    PyObject *model = PyImport_ImportModule("gtmerge.model");
+    PyObject *rules = PyImport_ImportModule("gtmerge.rekognition");
+    int loaded =
+        model != NULL && rules != NULL &&
+        (label_type = (PyTypeObject *)PyObject_GetAttrString(model, "Label")) != NULL &&
+        (box_type = (PyTypeObject *)PyObject_GetAttrString(model, "Box")) != NULL &&
+        (box_set_type = (PyTypeObject *)PyObject_GetAttrString(model, "BoxSet")) != NULL &&
+        (image_size_type = (PyTypeObject *)PyObject_GetAttrString(model, "ImageSize")) != NULL &&
+        (classification = PyObject_GetAttrString(rules, "CLASSIFICATION")) != NULL &&
+        (detection = PyObject_GetAttrString(rules, "DETECTION")) != NULL &&
+        (multilabel = PyObject_GetAttrString(rules, "MULTILABEL")) != NULL;
+    Py_XDECREF(model);
+    Py_XDECREF(rules);
+    if (!loaded)
+        return -1;
+    PyTypeObject *types[] = {label_type, box_type, box_set_type, image_size_type};
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+        if (!PyType_Check(types[i]) || !PyType_IsSubtype(types[i], &PyTuple_Type)) {
+            PyErr_SetString(PyExc_TypeError, "gtmerge.model's records must be named tuples");
+            return -1;
+        }
+    return 0;
+}
+
+static int
+intern_keys(void)
+{
+    struct {
+        PyObject **slot;
+        const char *text;
+    } keys[] = {
+        {&key_type, "type"},
+        {&key_class_name, "class-name"},
+        {&key_confidence, "confidence"},
+        {&key_human, "human-annotated"},
+        {&key_date, "creation-date"},
+        {&key_job, "job-name"},
+        {&key_image_size, "image_size"},
+        {&key_width, "width"},
+        {&key_height, "height"},
+        {&key_depth, "depth"},
+        {&key_annotations, "annotations"},
+        {&key_objects, "objects"},
+        {&key_class_map, "class-map"},
+        {&key_confidence_map, "confidence-map"},
+        {&key_class_id, "class_id"},
+        {&key_left, "left"},
+        {&key_top, "top"},
+        {&key_failure, "failure-reason"},
+        {&key_adjustment, "adjustment-status"},
+        {&text_yes, "yes"},
+        {&text_no, "no"},
+        {&suffix, "-metadata"},
+        {&cl_metadata, "cl-metadata"},
+    };
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+        if ((*keys[i].slot = PyUnicode_InternFromString(keys[i].text)) == NULL)
+            return -1;
+    return (default_depth = PyLong_FromLong(3)) == NULL ? -1 : 0;
+}
+
+static struct PyModuleDef fastgt = {
+    PyModuleDef_HEAD_INIT, "gtmerge.readers._fastgt",
+    "The fast path of the Ground Truth reader for clean lines.", -1, methods,
+};
+
+PyMODINIT_FUNC
+PyInit__fastgt(void)
+{
+    if (intern_keys() < 0 || load_model() < 0)
+        return NULL;
+    return PyModule_Create(&fastgt);
+}
