@@ -22,11 +22,26 @@ Line shapes are those of formats.md §5.4 and tests/builders.py. About 0.3 % of 
 job are failed items (``failure-reason`` in the metadata, no label attribute), about 0.2 % are
 repeated later in the same file (duplicates), and 1 in 50,000 is cut short (malformed JSON).
 
+Two more workloads (``--workload``), seeded the same way:
+
+- ``classification``: 3 jobs of ``lines / 3`` lines each over the same images (all three start
+  at the first image of the pool, one image per line and job): ``species`` (single-label,
+  integer value), ``scene`` (single-label, string value) and ``attributes`` (multi-label), the
+  same fragments, failed items, repeats and malformed lines as in the mixed workload. 600,000
+  lines is the classification workload of issue 12 (3 jobs x 200,000 lines).
+- ``detection``: one object-detection job (``bounding-box``, 1 to 5 boxes a line, three image
+  sizes), one line per image, and *clean*: no failed items, no repeated lines and no malformed
+  lines, because converters such as panlabel stop at the first line they cannot read and
+  refuse an image that appears twice.
+
 Lines are assembled from a few thousand pre-serialised attribute fragments per job, so writing
 is fast (10M lines in well under a minute); a dataset is cached under its directory and reused
-while the generator version, line count and seed match. Usage::
+while the generator version, workload, line count and seed match. The mixed workload's bytes
+do not depend on the other workloads. Usage::
 
     python scripts/gen_groundtruth.py --lines 1000000 --out /tmp/gtbench [--seed 1] [--gzip]
+    python scripts/gen_groundtruth.py --workload classification --lines 600000 --out /tmp/gtbench
+    python scripts/gen_groundtruth.py --workload detection --lines 200000 --out /tmp/gtbench
 """
 
 from __future__ import annotations
@@ -120,6 +135,24 @@ JOBS = (
     Job("species-continued", "continued", 0.05, 0.50, "species"),
 )
 _BY_NAME = {job.name: job for job in JOBS}
+#: The classification workload: the three classification jobs of JOBS (same names, attributes
+#: and fragments), each over the whole image pool.
+CLASSIFICATION_JOBS = (
+    Job("species", "single-int", 1 / 3, 0.0, "species"),
+    Job("scene", "single-str", 1 / 3, 0.0, "scene"),
+    Job("attributes", "multilabel", 1 / 3, 0.0, "image-attributes"),
+)
+#: The detection workload: one clean object-detection job, one line per image.
+DETECTION_JOBS = (Job("detection", "detection", 1.0, 0.0, "bounding-box"),)
+WORKLOADS: dict[str, tuple[Job, ...]] = {
+    "mixed": JOBS,
+    "classification": CLASSIFICATION_JOBS,
+    "detection": DETECTION_JOBS,
+}
+#: Workloads whose lines are all well-formed, labeled and distinct.
+CLEAN = frozenset({"detection"})
+#: Most boxes in a line of the detection workload.
+DETECTION_MAX_BOXES = 5
 
 
 @dataclass
@@ -142,6 +175,7 @@ class Dataset:
     seed: int
     images: int
     version: int = VERSION
+    workload: str = "mixed"
     jobs: list[JobStats] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -230,11 +264,11 @@ def _multilabel(job: Job, rng: random.Random) -> bytes:
     return _pair(job.attribute, ids, metadata)
 
 
-def _boxes_value(rng: random.Random) -> tuple[dict[str, Any], list[int]]:
+def _boxes_value(rng: random.Random, most: int = 6) -> tuple[dict[str, Any], list[int]]:
     width, height = rng.choice(SIZES)
     annotations = []
     ids = []
-    for _ in range(rng.randint(1, 6)):
+    for _ in range(rng.randint(1, most)):
         w, h = rng.randint(20, width // 3), rng.randint(20, height // 3)
         class_id = rng.randrange(len(OBJECTS))
         ids.append(class_id)
@@ -359,6 +393,17 @@ def _fragments(seed: int) -> dict[str, _Fragments]:
     return out
 
 
+def _detection_fragments(seed: int) -> _Fragments:
+    """The detection workload's table: 1 to 5 boxes a line, every item labeled."""
+    job = DETECTION_JOBS[0]
+    rng = random.Random(f"{seed}:{job.name}")
+    ok = []
+    for _ in range(VARIANTS):
+        value, ids = _boxes_value(rng, DETECTION_MAX_BOXES)
+        ok.append(_pair(job.attribute, value, _boxes_metadata(job.name, rng, ids)))
+    return _Fragments(ok, [])
+
+
 # ---------------------------------------------------------------------------------------------
 # Lines.
 
@@ -378,6 +423,7 @@ def _ref(i: int) -> bytes:
 
 
 _SALT = {job.name: n * 7919 for n, job in enumerate(JOBS)}
+_SALT["detection"] = len(JOBS) * 7919
 
 
 def _is_failed(h: int) -> bool:
@@ -390,6 +436,8 @@ def _is_malformed(h: int) -> bool:
 
 def _label_part(job: str, i: int, frags: dict[str, _Fragments]) -> tuple[bytes, bool]:
     """The fragment of image ``i`` in ``job``, and whether it is a failed item."""
+    if job == "detection":  # never a failed item
+        return frags[job].ok[_mix(i, _SALT[job]) % VARIANTS], False
     if job == "species-continued":
         part, failed = _label_part("species", i, frags)
         if failed:  # the continuation labels what the stopped job had not
@@ -415,8 +463,14 @@ def _label_part(job: str, i: int, frags: dict[str, _Fragments]) -> tuple[bytes, 
 
 
 def _write_job(
-    job: Job, path: Path, count: int, images: int, frags: dict[str, _Fragments]
+    job: Job,
+    path: Path,
+    count: int,
+    images: int,
+    frags: dict[str, _Fragments],
+    clean: bool = False,
 ) -> JobStats:
+    """Write ``count`` lines of ``job``; ``clean``: no malformed and no repeated lines."""
     stats = JobStats(job.name, str(path))
     first = int(job.start * images)
     if job.kind in ("adjust", "verify"):  # inside the window of the boxes job
@@ -432,14 +486,15 @@ def _write_job(
             part, failed = _label_part(job.name, i, frags)
             line = b'{"source-ref":"' + _ref(i) + b'",' + part + b"}\n"
             h = _mix(i, _SALT[job.name] + 1)
-            if _is_malformed(h):
+            if _is_malformed(h) and not clean:
                 line = line[: len(line) // 2] + b"\n"
                 stats.malformed += 1
             elif failed:
                 stats.failed += 1
             batch.append(line)
             stats.lines += 1
-            if k % 500 == 0 and k > 250 and stats.lines < count:  # a repeat of an earlier line
+            repeat = not clean and k % 500 == 0 and k > 250
+            if repeat and stats.lines < count:  # a repeat of an earlier line
                 j = (first + k - 250) % images
                 again, failed_again = _label_part(job.name, j, frags)
                 batch.append(b'{"source-ref":"' + _ref(j) + b'",' + again + b"}\n")
@@ -457,25 +512,33 @@ def _write_job(
     return stats
 
 
-def _counts(lines: int) -> list[int]:
-    counts = [int(lines * job.share) for job in JOBS]
+def _counts(lines: int, jobs: tuple[Job, ...] = JOBS) -> list[int]:
+    counts = [int(lines * job.share) for job in jobs]
     counts[0] += lines - sum(counts)
     return counts
 
 
-def generate(root: Path, lines: int, seed: int = 1, compress: bool = False) -> Dataset:
+def generate(
+    root: Path, lines: int, seed: int = 1, compress: bool = False, workload: str = "mixed"
+) -> Dataset:
     """Write a fresh dataset of ``lines`` lines under ``root`` (replacing what is there)."""
     started = time.perf_counter()
+    jobs = WORKLOADS[workload]
     if root.exists():
         shutil.rmtree(root)
     root.mkdir(parents=True)
-    images = max(1, lines // 3)
+    # mixed: about 3 job lines an image; classification: one line an image in each of its 3
+    # jobs; detection: one line an image.
+    images = max(1, lines // 3 if workload != "detection" else lines)
     frags = _fragments(seed)
-    dataset = Dataset(str(root), lines, seed, images)
-    for job, count in zip(JOBS, _counts(lines), strict=True):
+    if workload == "detection":
+        frags["detection"] = _detection_fragments(seed)
+    dataset = Dataset(str(root), lines, seed, images, workload=workload)
+    clean = workload in CLEAN
+    for job, count in zip(jobs, _counts(lines, jobs), strict=True):
         if count:
             path = root / "jobs" / job.name / MANIFEST
-            dataset.jobs.append(_write_job(job, path, count, images, frags))
+            dataset.jobs.append(_write_job(job, path, count, images, frags, clean))
     if compress:
         for stats in dataset.jobs:
             with open(stats.path, "rb") as src, gzip.open(stats.path + ".gz", "wb", 1) as dst:
@@ -485,38 +548,48 @@ def generate(root: Path, lines: int, seed: int = 1, compress: bool = False) -> D
     return dataset
 
 
-def dataset_dir(workdir: Path, lines: int, seed: int) -> Path:
-    return workdir / f"gt-v{VERSION}-n{lines}-s{seed}"
+def dataset_dir(workdir: Path, lines: int, seed: int, workload: str = "mixed") -> Path:
+    tag = "" if workload == "mixed" else f"-{workload}"
+    return workdir / f"gt-v{VERSION}{tag}-n{lines}-s{seed}"
 
 
-def ensure(workdir: Path, lines: int, seed: int = 1, compress: bool = False) -> Dataset:
-    """The cached dataset for (lines, seed) under ``workdir``, generated if missing or stale."""
-    root = dataset_dir(workdir, lines, seed)
+def ensure(
+    workdir: Path, lines: int, seed: int = 1, compress: bool = False, workload: str = "mixed"
+) -> Dataset:
+    """The cached dataset for (workload, lines, seed) under ``workdir``, generated if missing
+    or stale."""
+    root = dataset_dir(workdir, lines, seed, workload)
     info = root / "dataset.json"
     if info.exists():
         dataset = Dataset.from_dict(json.loads(info.read_text()))
         complete = all(Path(p).exists() for p in dataset.files)
         if compress:
             complete = complete and all(Path(f"{p}.gz").exists() for p in dataset.files)
-        if dataset.version == VERSION and complete:
+        if dataset.version == VERSION and dataset.workload == workload and complete:
             return dataset
-    return generate(root, lines, seed, compress)
+    return generate(root, lines, seed, compress, workload)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lines", type=int, default=1_000_000, help="total lines (all jobs)")
+    parser.add_argument(
+        "--workload",
+        choices=sorted(WORKLOADS),
+        default="mixed",
+        help="mixed: the 7 jobs (default); classification: 3 classification jobs over the "
+        "same images; detection: one clean object-detection job of 1-5 boxes a line",
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, required=True, help="cache directory")
     parser.add_argument("--gzip", action="store_true", help="also write output.manifest.gz")
     parser.add_argument("--force", action="store_true", help="regenerate even if cached")
     args = parser.parse_args(argv)
     if args.force:
-        dataset = generate(
-            dataset_dir(args.out, args.lines, args.seed), args.lines, args.seed, args.gzip
-        )
+        root = dataset_dir(args.out, args.lines, args.seed, args.workload)
+        dataset = generate(root, args.lines, args.seed, args.gzip, args.workload)
     else:
-        dataset = ensure(args.out, args.lines, args.seed, args.gzip)
+        dataset = ensure(args.out, args.lines, args.seed, args.gzip, args.workload)
     for job in dataset.jobs:
         print(
             f"{job.lines:>10,} lines {job.bytes / 1e6:>9.1f} MB  failed {job.failed:>6,}  "
