@@ -243,3 +243,26 @@ def test_version_says_which_code_runs() -> None:
     assert done.stdout.startswith("gtmerge 0.1.0 (")
     expected = "Ground Truth reader" if read_clean is not None else "pure Python"
     assert expected in done.stdout
+
+
+key_fragments = st.sampled_from(
+    ['{"source-ref":"', '"source-ref"', "s3://", "s3:/", "/", "%", "\\", '"', "b", "k", "é", ","]
+)
+
+
+@needs_c
+def test_the_key_found_without_parsing_is_the_python_one() -> None:
+    fast = groundtruth._fast_leading_key
+    assert fast is not None
+    found = [0]
+
+    @SETTINGS
+    @given(st.lists(key_fragments, max_size=12).map(lambda parts: "".join(parts).encode()))
+    def prop(raw: bytes) -> None:
+        starts = (b"", b'{"source-ref":"', b'{"source-ref":"s3://', b'{"source-ref":"s3://b/k')
+        for text in (start + raw for start in starts):
+            assert fast(text) == groundtruth._leading_key(text), text
+            found[0] += fast(text) is not None
+
+    prop()
+    assert found[0] > 50  # keys were found, not only refused

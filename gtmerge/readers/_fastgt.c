@@ -1,5 +1,7 @@
 /* The fast path of gtmerge.readers.groundtruth for the most common lines.
  *
+ * leading_key(raw) finds the image key of a raw line without parsing it, as _leading_key does.
+ *
  * read_clean(line) takes a parsed Ground Truth output line (a dict) and, when every label
  * attribute pair in it is a classification, multi-label or bounding-box answer that the Python
  * reader reads without dropping anything, returns what that reader builds from them: the list
@@ -14,6 +16,8 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+
+#include <string.h>
 
 #include "../_fastcommon.h"
 
@@ -318,7 +322,58 @@ read_clean(PyObject *module, PyObject *line)
     return result;
 }
 
+/* Whether ``text`` holds ``part`` (memmem is not everywhere). */
+static int
+holds(const char *text, Py_ssize_t length, const char *part, Py_ssize_t part_length)
+{
+    const char *end = text + length - part_length;
+    for (const char *at = text; at <= end; at++) {
+        at = memchr(at, part[0], end - at + 1);
+        if (at == NULL)
+            return 0;
+        if (memcmp(at, part, part_length) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* groundtruth._leading_key: the source-ref of a line that starts the way Ground Truth writes
+ * one (compact, source-ref first), with no backslash anywhere in the line, no second
+ * "source-ref" after it, no '%' in it, and an s3:// reference with a bucket and an object key;
+ * None for any other line (the reader then parses it). */
+static PyObject *
+leading_key(PyObject *module, PyObject *line)
+{
+    static const char start[] = "{\"source-ref\":\"", name[] = "\"source-ref\"";
+    const Py_ssize_t start_length = sizeof(start) - 1, name_length = sizeof(name) - 1;
+    if (!PyBytes_Check(line)) {
+        PyErr_SetString(PyExc_TypeError, "leading_key(line: bytes)");
+        return NULL;
+    }
+    const char *text = PyBytes_AS_STRING(line);
+    Py_ssize_t length = PyBytes_GET_SIZE(line);
+    if (length < start_length || memcmp(text, start, start_length) != 0 ||
+        memchr(text, '\\', length) != NULL)
+        Py_RETURN_NONE;
+    const char *key = text + start_length;
+    const char *end = memchr(key, '"', length - start_length);
+    if (end == NULL)
+        Py_RETURN_NONE;
+    Py_ssize_t key_length = end - key, rest = length - (end - text);
+    if (holds(end, rest, name, name_length) || memchr(key, '%', key_length) != NULL ||
+        key_length < 5 || memcmp(key, "s3://", 5) != 0)
+        Py_RETURN_NONE;
+    const char *slash = memchr(key + 5, '/', key_length - 5);
+    if (slash == NULL || slash - key <= 5 || slash - key >= key_length - 1)
+        Py_RETURN_NONE;
+    return PyBytes_FromStringAndSize(key, key_length);
+}
+
 static PyMethodDef methods[] = {
+    {"leading_key", leading_key, METH_O,
+     "leading_key(line: bytes) -> bytes | None\n\n"
+     "The image key of a line that starts as Ground Truth writes one, found without parsing\n"
+     "it (gtmerge.readers.groundtruth._leading_key); None when the line must be parsed."},
     {"read_clean", read_clean, METH_O,
      "read_clean(line: dict) -> tuple[list[Label], list[tuple[BoxSet, bool]]] | None\n\n"
      "The labels and (box set, is an adjustment) pairs of a line whose label attributes the\n"

@@ -47,6 +47,10 @@ CleanPairs = tuple[list[Label], list[tuple[BoxSet, bool]]]
 _read_clean: Callable[[dict[str, Any]], CleanPairs | None] | None = fastpaths.load(
     "gtmerge.readers._fastgt", "read_clean"
 )
+#: The C twin of :func:`_leading_key`, or None.
+_fast_leading_key: Callable[[bytes], bytes | None] | None = fastpaths.load(
+    "gtmerge.readers._fastgt", "leading_key"
+)
 
 
 class UnusableAttribute(ValueError):
@@ -80,7 +84,7 @@ def image_key(raw: bytes) -> bytes | None:
     parsed, whatever its partition). Any other line is parsed here: None when it has no
     usable image.
     """
-    key = _leading_key(raw)
+    key = (_fast_leading_key or _leading_key)(raw)
     if key is not None:
         return key
     item = parse_line(0, raw)
