@@ -32,12 +32,10 @@ from gtmerge.consolidate.config import (
     Tie,
     VerdictMode,
 )
-from gtmerge.consolidate.image import Outcome
 from gtmerge.destination import Outputs
 from gtmerge.errors import BadRecord, InvalidOutput, MergeError
-from gtmerge.ingest import ORDER_WIDTH, part_of, read_input, rejection_filer
+from gtmerge.ingest import ORDER_WIDTH, part_of
 from gtmerge.mapping.config import builtin_names
-from gtmerge.merger import Tagged, merge_in_memory
 from gtmerge.planning import Plan, plan_run, split_inputs
 from gtmerge.readers import ReadContext
 from gtmerge.report import InputStats, Report
@@ -50,7 +48,6 @@ from gtmerge.spool import (
     merged_lines,
     ordered_lines,
     rejects_path,
-    relabel_line,
     spool_input,
 )
 from gtmerge.validate import ManifestValidator
@@ -193,18 +190,11 @@ def merge(
         if out is None:
             # with --split, the merged manifest is only the split's input, kept in the workdir
             out = stack.enter_context(open(after.manifest(workdir), "wb"))
-        work: Runner | None = None
-        if plan.in_memory:
-            context = ReadContext(s3, image_root, bar.update, verifies_)
-            records = _read_in_memory(sources, context, result, rejects_out, strict)
-            outcomes = merge_in_memory(records, result.inputs, rules, result.consolidation)
-            lines = _render(outcomes, fmt, result, extra)
-        else:
-            context = ReadContext(s3, image_root, verifies=verifies_)
-            job = _Spooled(sources, context, settings, workdir, plan, strict, rules)
-            work = stack.enter_context(runner(plan.workers, bar))
-            lines = job.run(work, fmt, result, rejects_out, extra)
-        if work is None or not work.parallel:
+        context = ReadContext(s3, image_root, verifies=verifies_)
+        job = _Spooled(sources, context, settings, workdir, plan, strict, rules)
+        work = stack.enter_context(runner(plan.workers, bar))
+        lines = job.run(work, fmt, result, rejects_out, extra)
+        if not work.parallel:
             for line in lines:
                 out.write(line)
                 validator.feed(line)
@@ -268,39 +258,11 @@ def _expand_all(inputs: Sequence[str], mapping: str | None, s3: S3) -> list[Sour
     return sources
 
 
-def _read_in_memory(
-    sources: list[Source],
-    context: ReadContext,
-    report: Report,
-    rejects: BinaryIO | None,
-    strict: bool,
-) -> Iterator[Tagged]:
-    for index, source in enumerate(sources):
-        stats, images = read_input(source, context, rejection_filer(source.name, rejects, strict))
-        report.inputs.append(stats)
-        for image in images:
-            yield Tagged(index, image)
-
-
 class _Extra(NamedTuple):
     """The destinations of the conflicts and the images to relabel (None: not asked for)."""
 
     conflicts: BinaryIO | None
     relabel: BinaryIO | None
-
-
-def _render(
-    outcomes: Iterator[Outcome], fmt: ManifestFormat, report: Report, extra: _Extra
-) -> Iterator[bytes]:
-    for outcome in outcomes:
-        if extra.conflicts is not None:
-            for conflict in outcome.conflicts:
-                extra.conflicts.write(orjson.dumps(conflict, option=orjson.OPT_APPEND_NEWLINE))
-        if outcome.relabel and extra.relabel is not None:
-            extra.relabel.write(relabel_line(outcome.key))
-        if outcome.image is not None:
-            report.written.count(outcome.image)
-            yield fmt.render(outcome.image)
 
 
 class _Spooled:

@@ -13,7 +13,6 @@ from typing import Any, BinaryIO
 import orjson
 from botocore.exceptions import BotoCoreError, ClientError
 
-from gtmerge import interrupts
 from gtmerge.errors import BadRecord, MergeError
 from gtmerge.model import ImageRecord
 from gtmerge.readers import Item, Parsed, ReadContext, Reader, Rejection, Skipped, resolve
@@ -44,29 +43,6 @@ def open_input(source: Source, context: ReadContext) -> tuple[InputStats, Reader
     except InputError as exc:
         raise MergeError(str(exc)) from exc
     return InputStats(source.name, name), reader
-
-
-def read_input(
-    source: Source, context: ReadContext, file_rejection: FileRejection
-) -> tuple[InputStats, Iterator[ImageRecord]]:
-    """Resolve the reader of ``source``; return its stats and the stream of its images.
-
-    The stats are complete once the stream is exhausted.
-    """
-    stats, reader = open_input(source, context)
-    return stats, _images(source, reader.read(source, context), stats, file_rejection)
-
-
-def _images(
-    source: Source, items: Iterator[Item], stats: InputStats, file_rejection: FileRejection
-) -> Iterator[ImageRecord]:
-    with reading(source, stats):
-        for item in items:
-            interrupts.check()
-            stats.lines += 1
-            image = account(item, stats, file_rejection)
-            if image is not None:
-                yield image
 
 
 def account(item: Item, stats: InputStats, file_rejection: FileRejection) -> ImageRecord | None:

@@ -20,7 +20,7 @@ written. With the default options (``--policy union``, no verdict in the inputs)
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -28,7 +28,6 @@ from gtmerge.consolidate.config import Consolidation
 from gtmerge.consolidate.image import Answers, Outcome, consolidate
 from gtmerge.consolidate.stats import MAX_HELD, ConsolidationStats
 from gtmerge.model import AnswerKey, BoxSet, ImageRecord, Label, Verdict
-from gtmerge.report import InputStats
 
 
 @contextmanager
@@ -116,34 +115,3 @@ class ImageMerger:
             self.order,
         )
         return consolidate(answers, config, stats)
-
-
-@dataclass(frozen=True, slots=True)
-class Tagged:
-    """A record with the input it came from, for the report's per-input duplicate counts."""
-
-    source_index: int
-    record: ImageRecord
-
-
-def merge_in_memory(
-    records: Iterable[Tagged],
-    inputs: list[InputStats],
-    config: Consolidation,
-    stats: ConsolidationStats,
-) -> Iterator[Outcome]:
-    """Group records by image key and consolidate them; images come out in first-seen order.
-
-    Each duplicate record is counted in ``inputs[record.source_index]``.
-    """
-    images: dict[str, ImageMerger] = {}
-    with paused_gc():
-        for tagged in records:
-            record = tagged.record
-            merger = images.get(record.key)
-            if merger is None:
-                merger = images[record.key] = ImageMerger(record.key)
-            if not merger.add(record):
-                inputs[tagged.source_index].duplicates += 1
-    for merger in images.values():
-        yield merger.result(config, stats)

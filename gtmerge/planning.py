@@ -1,4 +1,7 @@
-"""How to run a merge within its memory budget: in memory, or spooled over how many partitions.
+"""How to run a merge within its memory budget: spooled over how many partitions, on how many
+workers. An input that fits in memory is one partition on one worker: the same path, whose
+spool file the page cache keeps (a second path in memory would be one more to make fast and
+to test, for a few milliseconds).
 
 The factors are measured (docs/performance.md): the merge state of an image in Python objects
 takes several times the bytes of the JSON it came from. Inputs of unknown size (stdin, a
@@ -31,11 +34,10 @@ SPLIT_PART_BYTES = 128 << 20
 
 @dataclass(frozen=True)
 class Plan:
-    in_memory: bool
     workers: int
-    partition_bits: int = 0
+    partition_bits: int
     #: Spool bytes one pass-2 task may hold; bigger partitions are split again.
-    partition_bytes: int = 0
+    partition_bytes: int
 
 
 def plan_run(sources: list[Source], s3: S3, memory_mb: int, workers: int) -> Plan:
@@ -46,11 +48,11 @@ def plan_run(sources: list[Source], s3: S3, memory_mb: int, workers: int) -> Pla
         workers = 1  # stdin can be read by this process only
     estimate = sum(_input_bytes(source, s3, budget) for source in sources)
     if estimate * MEMORY_PER_INPUT_BYTE <= budget // 2:
-        return Plan(in_memory=True, workers=1)
+        return Plan(1, 0, budget // MEMORY_PER_SPOOL_BYTE)
     partition_bytes = max(1 << 20, budget // max(workers, 1) // MEMORY_PER_SPOOL_BYTE)
     partitions = max(1, math.ceil(estimate / partition_bytes))
     bits = min(MAX_PARTITION_BITS, math.ceil(math.log2(partitions)))
-    return Plan(False, max(workers, 1), bits, partition_bytes)
+    return Plan(max(workers, 1), bits, partition_bytes)
 
 
 def _input_bytes(source: Source, s3: S3, budget: int) -> int:
