@@ -17,6 +17,7 @@ from gtmerge import interrupts
 from gtmerge.errors import BadRecord, MergeError
 from gtmerge.model import ImageRecord
 from gtmerge.readers import Item, Parsed, ReadContext, Reader, Rejection, Skipped, resolve
+from gtmerge.readers.base import records_in
 from gtmerge.report import InputStats
 from gtmerge.s3 import describe_error
 from gtmerge.sources import InputError, Source
@@ -63,7 +64,7 @@ def _images(
     with reading(source, stats):
         for item in items:
             interrupts.check()
-            stats.lines += 1
+            stats.lines += records_in(item)
             image = account(item, stats, file_rejection)
             if image is not None:
                 yield image
@@ -84,7 +85,7 @@ def account(item: Item, stats: InputStats, file_rejection: FileRejection) -> Ima
         file_rejection(item)
         stats.count_rejection(item)
     elif isinstance(item, Skipped):
-        stats.skipped += 1
+        stats.skipped += item.lines
     return None
 
 
