@@ -60,7 +60,7 @@ def account(item: Item, stats: InputStats, file_rejection: FileRejection) -> Ima
         file_rejection(item)
         stats.count_rejection(item)
     elif isinstance(item, Skipped):
-        stats.skipped += 1
+        stats.skipped += item.lines
     return None
 
 

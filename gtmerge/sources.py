@@ -18,7 +18,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO, NamedTuple, cast
 
 import smart_open
 import smart_open.compression
@@ -294,21 +294,42 @@ class _Decompressed(io.RawIOBase):
 MAX_LINE_BYTES = 16 << 20
 
 
+class BlankLines(NamedTuple):
+    """A run of ``lines`` consecutive empty lines (a bare line break each)."""
+
+    lines: int
+
+
+#: Empty lines read one by one before the rest of a run is counted in bulk.
+_BLANK_RUN = 64
+
+
 def read_lines(
     stream: BinaryIO,
     max_bytes: int = MAX_LINE_BYTES,
     on_overlong: Callable[[int], object] | None = None,
-) -> Iterator[bytes | None]:
-    """Lines of a stream, with ``None`` in place of any line longer than ``max_bytes``.
+) -> Iterator[bytes | BlankLines | None]:
+    """Lines of a stream, with ``None`` in place of any line longer than ``max_bytes``, and
+    each run of empty lines as one :class:`BlankLines`.
 
     A file with a 100 MB line and no newline must not need 100 MB of memory, so lines are read
-    with a size limit and the rest of an overlong line is drained chunk by chunk. Every reader
-    of lines (manifests, CSV, ``validate``) reads through here, so one limit holds for all;
-    ``on_overlong`` is told the size of each overlong line, before its ``None``.
+    with a size limit and the rest of an overlong line is drained chunk by chunk. A GiB of
+    line breaks (33 KB compressed) is counted a buffer at a time, not a line at a time. Every
+    reader of lines (manifests, CSV, ``validate``) reads through here, so one limit holds for
+    all; ``on_overlong`` is told the size of each overlong line, before its ``None``.
     """
     readline = stream.readline
+    blank = 0
     while True:
         line = readline(max_bytes)
+        if line == b"\n":
+            blank += 1
+            if blank >= _BLANK_RUN:
+                blank += _skip_line_breaks(stream)
+            continue
+        if blank:
+            yield BlankLines(blank)
+            blank = 0
         if not line:
             return
         if len(line) < max_bytes or line.endswith(b"\n"):
@@ -325,3 +346,16 @@ def read_lines(
         if on_overlong is not None:
             on_overlong(size)
         yield None
+
+
+def _skip_line_breaks(stream: BinaryIO) -> int:
+    """Read past the line breaks at the position, a buffer at a time; how many."""
+    peek = getattr(stream, "peek", None)
+    count = 0
+    while peek is not None and (buffered := peek(1)):
+        run = len(buffered) - len(buffered.lstrip(b"\n"))
+        stream.read(run)
+        count += run
+        if run < len(buffered):
+            break
+    return count

@@ -48,6 +48,7 @@ from gtmerge.ingest import (
 from gtmerge.merger import ImageMerger, paused_gc
 from gtmerge.model import Box, BoxSet, ImageRecord, ImageSize, Label, Verdict
 from gtmerge.readers import ReadContext, Reader
+from gtmerge.readers.base import records_in
 from gtmerge.readers.groundtruth import (
     GroundTruthReader,
     Verifies,
@@ -183,11 +184,14 @@ def _spool_lines(
     mask = len(writers) - 1
     for line_no, raw in numbered_lines(source, context):
         interrupts.check()
-        stats.lines += 1
-        key = None if raw is None else image_key(raw)
-        if raw is None or key is None:  # a line without a usable image is accounted for here
-            account(parse_line(line_no, raw), stats, filer)
+        key = image_key(raw) if isinstance(raw, bytes) else None
+        if key is None:  # a line without a usable image is accounted for here
+            item = parse_line(line_no, raw)
+            stats.lines += records_in(item)
+            account(item, stats, filer)
         else:
+            stats.lines += 1
+            assert isinstance(raw, bytes)
             end = b"" if raw.endswith(b"\n") else b"\n"  # only the last line may lack one
             writers[key_hash(key) & mask](b"%d\t%b%b" % (line_no, raw, end))
 
@@ -206,7 +210,7 @@ def _spool_records(
     number = 0
     for item in reader.read(source, context):
         interrupts.check()
-        stats.lines += 1
+        stats.lines += records_in(item)
         image = account(item, stats, filer)
         if image is not None:
             writers[key_hash(image.key.encode()) & mask](b"%d\t%b\n" % (number, dumps(image)))

@@ -9,6 +9,7 @@ accounted for (each bad one rejected with a reason), or stops with a one-line
 
 from __future__ import annotations
 
+import bz2
 import gzip
 import json
 import lzma
@@ -29,6 +30,7 @@ from procs import gtmerge_command, record_figures, time_limit
 from test_mapping_formats import COCO, LS_JSON, LS_MIN
 
 from gtmerge import merge
+from gtmerge.cli import main
 from gtmerge.errors import MergeError
 from gtmerge.readers import Parsed, Rejection, Skipped
 from gtmerge.readers.groundtruth import parse_line
@@ -150,7 +152,7 @@ def test_an_unreadable_json_document_is_refused_in_one_line(tmp_path: Path) -> N
     source.write_bytes(b"\x00")
     with pytest.raises(MergeError) as caught:
         merge([str(source)], str(tmp_path / "out"), mapping="coco", image_root="s3://b/i/")
-    assert str(caught.value).startswith(f"{source}: invalid JSON: lexical error")
+    assert str(caught.value) == f"{source}: invalid JSON: expected '{{' at byte 1, found '\\x00'"
     assert "\n" not in str(caught.value)
     assert not (tmp_path / "out").exists()
 
@@ -281,3 +283,182 @@ def test_a_gzip_bomb_is_read_in_bounded_memory_and_time(tmp_path: Path) -> None:
         seconds=round(seconds, 1),
         cases=1,
     )
+
+
+# --- sizes: newline bombs, long strings, deep records, huge single images (#11 items 10, 11) ---
+
+_CODECS = {
+    "plain": lambda data: data,
+    "gzip": lambda data: gzip.compress(data, 1),
+    "bzip2": lambda data: bz2.compress(data, 1),
+    "xz": lambda data: lzma.compress(data, preset=0),
+    "zstd": zstd.compress,
+}
+_NEWLINES = 256 << 20
+
+
+@pytest.mark.parametrize("codec", sorted(_CODECS))
+def test_a_newline_bomb_is_counted_at_io_speed_in_every_codec(tmp_path: Path, codec: str) -> None:
+    """256 MiB of line breaks between two records: counted as blank lines a buffer at a time
+    (a GiB took over 300 s a line at a time), the record after them on its own line number."""
+    first, last = GT.splitlines(keepends=True)
+    bomb = tmp_path / "output.manifest"
+    bomb.write_bytes(_CODECS[codec](first + b"\n" * _NEWLINES + last))
+    out, report = tmp_path / "out.manifest", tmp_path / "report.json"
+    done, rss, seconds = _measured_run(
+        ["merge", str(bomb), "-o", str(out), "--report", str(report)], timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    (stats,) = json.loads(report.read_text())["inputs"]
+    assert (stats["lines"], stats["used"], stats["skipped"]) == (_NEWLINES + 2, 2, _NEWLINES)
+    assert len(out.read_bytes().splitlines()) == 2
+    assert rss < 200 and seconds < 30, (rss, seconds)
+    record_figures(f"fuzz::newline-bomb-256MiB-{codec}", peak_rss_mib=rss, seconds=seconds)
+
+
+def test_validate_and_annotate_count_a_newline_bomb_at_io_speed(tmp_path: Path) -> None:
+    bomb = tmp_path / "bomb.manifest.zst"
+    bomb.write_bytes(zstd.compress(GT + b"\n" * _NEWLINES))
+    annotated = tmp_path / "annotated.manifest"
+    done, rss, seconds = _measured_run(
+        ["validate", str(bomb), "--annotate", str(annotated)], timeout=120
+    )
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    written = annotated.read_bytes()
+    assert len(written) > _NEWLINES and written.count(b"\n") == _NEWLINES + 2
+    assert rss < 300 and seconds < 60, (rss, seconds)
+    record_figures("fuzz::newline-bomb-256MiB-validate", peak_rss_mib=rss, seconds=seconds)
+
+
+_DEEP = "[" * 20_000 + "]" * 20_000
+_SMALL_MAPPING = "image: file\nlabels: {name: label}\n"
+#: format → (mapping argument, input whose first record holds VALUE, mapping file text)
+_FORMATS: dict[str, tuple[str, str, str | None]] = {
+    "groundtruth": (
+        "groundtruth=",
+        line("a.jpg", classification("species", "dog")).replace('"dog"', "VALUE")
+        + "\n"
+        + line("b.jpg", classification("species", "cat"))
+        + "\n",
+        None,
+    ),
+    "coco": (
+        "coco=",
+        json.dumps(COCO).replace('"kitchen 1.jpg"', '"kitchen 1.jpg", "x": VALUE', 1),
+        None,
+    ),
+    "coco-detected": (
+        "",
+        json.dumps(COCO).replace('"kitchen 1.jpg"', '"kitchen 1.jpg", "x": VALUE', 1),
+        None,
+    ),
+    "labelstudio": (
+        "labelstudio=",
+        json.dumps(LS_JSON).replace('"data": {', '"data": {"x": VALUE, ', 1),
+        None,
+    ),
+    "labelstudio-detected": (
+        "",
+        json.dumps(LS_JSON).replace('"data": {', '"data": {"x": VALUE, ', 1),
+        None,
+    ),
+    "home-made-json": (
+        "",
+        '{"meta": {"deep": VALUE}, "items": [{"file": "a.jpg", "label": "cat", "x": VALUE},'
+        ' {"file": "b.jpg", "label": "dog"}]}',
+        "records: {format: json, path: items}\n" + _SMALL_MAPPING,
+    ),
+    "home-made-jsonl": (
+        "",
+        '{"file": "a.jpg", "label": "cat", "x": VALUE}\n{"file": "b.jpg", "label": "dog"}\n',
+        "records: {format: jsonl}\n" + _SMALL_MAPPING,
+    ),
+}
+
+
+def _merge_one(
+    tmp_path: Path, name: str, value: str, text: str | None = None
+) -> tuple[dict[str, Any], list[Any], float]:
+    """Merge the format's input (or ``text``) with VALUE in its first record: the input's
+    report entry, the rejects and the seconds it took."""
+    prefix, template, mapping_text = _FORMATS[name]
+    tmp_path.mkdir(exist_ok=True)
+    source = tmp_path / "input.json"
+    source.write_text((text or template).replace("VALUE", value))
+    if mapping_text is not None:
+        mapping = tmp_path / "mapping.yaml"
+        mapping.write_text(mapping_text)
+        prefix = f"{mapping}="
+    out, rejects, report = (tmp_path / n for n in ("out.manifest", "rejects", "report.json"))
+    started = time.monotonic()
+    code = main(
+        [
+            *("merge", f"{prefix}{source}", "-o", str(out), "--image-root", "s3://bucket/"),
+            *("--rejects", str(rejects), "--report", str(report), "--no-progress"),
+        ]
+    )
+    seconds = time.monotonic() - started
+    assert code == 0
+    (stats,) = json.loads(report.read_text())["inputs"]
+    return stats, [json.loads(x) for x in rejects.read_text().splitlines()], seconds
+
+
+def _one_more_reject(
+    tmp_path: Path, name: str, stats: dict[str, Any], rejects: list[Any]
+) -> dict[str, Any]:
+    """The one reject a run has beyond the same input with a harmless value; the other
+    records as in that run."""
+    clean, clean_rejects, _ = _merge_one(tmp_path / "clean", name, '"dog"')
+    assert stats["lines"] == clean["lines"]
+    assert (stats["used"], stats["rejected"]) == (clean["used"] - 1, clean["rejected"] + 1)
+    (extra,) = [r for r in rejects if r["line"] not in {c["line"] for c in clean_rejects}]
+    return dict(extra)
+
+
+@pytest.mark.parametrize("name", sorted(_FORMATS))
+def test_a_record_nested_past_the_limit_is_rejected_alone_in_every_format(
+    tmp_path: Path, name: str
+) -> None:
+    stats, rejects, _ = _merge_one(tmp_path, name, _DEEP)
+    reject = _one_more_reject(tmp_path, name, stats, rejects)
+    assert reject["line"] == 1
+    if name in ("groundtruth", "home-made-jsonl"):  # orjson's words, where the line says it
+        assert reject["reason"].startswith("invalid JSON: depth limit exceeded at byte ")
+    else:
+        assert reject["reason"] == "nested deeper than 1024 levels"
+
+
+@pytest.mark.parametrize("name", ["coco", "labelstudio", "home-made-json"])
+def test_a_long_string_in_a_json_document_is_rejected_at_io_speed(
+    tmp_path: Path, name: str
+) -> None:
+    """64 MiB in one string, with escapes: ijson took time quadratic in its length (128 MB:
+    63 s); the record is now drained past the line limit and rejected."""
+    stats, rejects, seconds = _merge_one(tmp_path, name, '"' + 'ab\\"' * (16 << 20) + '"')
+    reject = _one_more_reject(tmp_path, name, stats, rejects)
+    assert (reject["line"], reject["reason"], reject["raw"]) == (
+        1,
+        "record too long: over the reader's line limit",
+        "",
+    )
+    assert seconds < 15
+    record_figures(f"fuzz::long-string-64MiB-{name}", seconds=round(seconds, 1), cases=1)
+
+
+def test_a_coco_image_with_too_many_annotations_is_rejected_with_its_count(
+    tmp_path: Path,
+) -> None:
+    annotation = '{"image_id": 1, "category_id": 1, "bbox": [1, 2, 3, 4]}'
+    document = json.dumps(COCO).replace(
+        '"annotations": [', '"annotations": [' + ", ".join([annotation] * 100_001) + ", ", 1
+    )
+    stats, rejects, _ = _merge_one(tmp_path, "coco", "1", document)
+    reject = _one_more_reject(tmp_path, "coco", stats, rejects)
+    assert [(reject["line"], reject["reason"])] == [
+        (
+            1,
+            "boxes.each: 100,002 values for one key, over the 100,000 it may hold "
+            "(expression: lookup('annotations', id))",
+        )
+    ]

@@ -317,12 +317,15 @@ def test_rekognition_validation_keys_are_not_attributes() -> None:
     assert [label.name for label in image_of(text).labels] == ["dog"]
 
 
-def test_byte_order_mark_and_crlf_are_tolerated(tmp_path: Path) -> None:
+def test_crlf_is_tolerated_and_a_byte_order_mark_rejected_as_validate_does(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "windows.manifest"
     text = line("a.jpg", classification("species", "dog")) + "\r\n" + line("b.jpg") + "\r\n"
     path.write_bytes(b"\xef\xbb\xbf" + text.encode())
     items = list(GroundTruthReader().read(Source(str(path)), ReadContext()))
-    assert [type(item).__name__ for item in items] == ["Parsed", "Parsed"]
+    assert [type(item).__name__ for item in items] == ["Rejection", "Parsed"]
+    assert items[0].reason == "invalid JSON: a byte-order mark before the line"
 
 
 GT_LABEL = classification("species", "cat")

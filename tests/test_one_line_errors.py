@@ -395,17 +395,23 @@ def deep(levels: int, inner: str = "") -> str:
 
 
 @pytest.mark.parametrize("mapping", ["coco=", ""], ids=["coco", "detected"])
-def test_a_document_nested_past_the_limit_is_one_line_in_bounded_memory(
+def test_a_record_nested_past_the_limit_is_rejected_and_the_rest_merged(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], mapping: str
 ) -> None:
     document = coco("W", [1, 2, 3, 4]).replace('"W"', deep(20_000))  # 40 KB: it cost 1 GB
     source = write(tmp_path, "deep.json", document)
-    args = ["merge", f"{mapping}{source}", "--image-root", "s3://bucket/"]
-    assert main([*args, "-o", str(tmp_path / "out.manifest")]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and len(err) < 400
-    expected = "invalid JSON: nested deeper than 1024 levels" if mapping else "cannot tell"
-    assert expected in err
+    out, rejects = tmp_path / "out.manifest", tmp_path / "rejects.jsonl"
+    args = ["merge", f"{mapping}{source}", "--image-root", "s3://bucket/", "--rejects"]
+    assert main([*args, str(rejects), "-o", str(out)]) == 0
+    assert "2 records, 1 used, 0 duplicate, 1 rejected" in capsys.readouterr().err
+    (entry,) = rejects_of(rejects)
+    assert (entry["line"], entry["reason"], entry["raw"]) == (
+        1,
+        "nested deeper than 1024 levels",
+        "",
+    )
+    (line,) = out.read_text().splitlines()
+    assert json.loads(line)["source-ref"] == "s3://bucket/b.jpg"
 
 
 def test_a_label_studio_field_nested_300_levels_is_rejected_with_a_reason(tmp_path: Path) -> None:
@@ -419,3 +425,31 @@ def test_a_label_studio_field_nested_300_levels_is_rejected_with_a_reason(tmp_pa
     (entry,) = rejects_of(rejects)
     assert entry["reason"].startswith("labels.name: expected text, got [[[[...]]]]")
     assert len(entry["raw"]) < 400
+
+
+# --- 19. a byte-order mark -----------------------------------------------------------------------
+
+
+def test_merge_and_validate_agree_on_a_byte_order_mark(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A manifest line must start with "{" (formats.md §3.1, DatasetEntry's pattern): both
+    commands refuse the line a BOM precedes, and use the rest."""
+    first = '{"source-ref": "s3://bucket/a.jpg", "x": 1}'
+    second = '{"source-ref": "s3://bucket/b.jpg", "x": 1}'
+    source = tmp_path / "in.manifest"
+    source.write_bytes(b"\xef\xbb\xbf" + f"{first}\n{second}\n".encode())
+    out, rejects = tmp_path / "out.manifest", tmp_path / "rejects.jsonl"
+    assert main(["merge", str(source), "-o", str(out), "--rejects", str(rejects)]) == 0
+    (entry,) = rejects_of(rejects)
+    assert (entry["line"], entry["reason"]) == (
+        1,
+        "invalid JSON: a byte-order mark before the line",
+    )
+    assert [json.loads(x)["source-ref"] for x in out.read_text().splitlines()] == [
+        "s3://bucket/b.jpg"
+    ]
+    capsys.readouterr()
+    assert main(["validate", str(source)]) == 1
+    report = capsys.readouterr().out
+    assert "ERROR_INVALID_JSON_LINE" in report and "line 1" in report

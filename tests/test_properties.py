@@ -10,20 +10,21 @@
 
 from __future__ import annotations
 
+import io
 import itertools
 import json
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, cast
+from unittest.mock import patch
 
 from builders import boxes, classification, line, multilabel, verification
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from procs import record_figures
 
-from gtmerge import merge, planning
-from gtmerge.nesting import NestingError, NestingGuard
+from gtmerge import jsondoc, merge, planning
 from gtmerge.readers import Parsed
 from gtmerge.readers.groundtruth import parse_line
 from gtmerge.validate import ManifestValidator
@@ -276,23 +277,35 @@ def _depth(value: Any) -> int:
     return 0
 
 
+class _Pieces(io.RawIOBase):
+    """A stream that returns its bytes in the given pieces, however much is asked for."""
+
+    def __init__(self, pieces: list[bytes]) -> None:
+        self._pieces = pieces[::-1]
+
+    def read(self, size: int = -1) -> bytes:
+        return self._pieces.pop() if self._pieces else b""
+
+
 @SETTINGS
-@given(_JSON_VALUES, st.lists(st.integers(min_value=0, max_value=200), max_size=4))
-def test_the_nesting_guard_agrees_with_a_parser_however_the_text_is_cut(
-    value: Any, cuts: list[int]
+@given(
+    st.lists(_JSON_VALUES, max_size=4),
+    _JSON_VALUES,
+    st.lists(st.integers(min_value=0, max_value=300), max_size=5),
+    st.integers(min_value=3, max_value=8),  # the one-match path takes up to 3 levels
+)
+def test_the_record_scanner_agrees_with_a_parser_however_the_text_is_cut(
+    values: list[Any], noise: Any, cuts: list[int], limit: int
 ) -> None:
-    """Brackets and quotes inside strings, escapes split across chunks: the depth the guard
-    follows is the depth of the parsed value, and the limit holds exactly at it."""
-    data = json.dumps(value).encode()
+    """Brackets and quotes inside strings, escapes and strings split across reads, other
+    members around the list: the scanner yields what a parser reads, and a record deeper than
+    the nesting limit as a bad record of its own, the records after it read on."""
+    data = json.dumps({"noise": noise, "records": values, "after": noise}).encode()
     bounds = sorted({min(cut, len(data)) for cut in cuts})
     pieces = [data[a:b] for a, b in zip([0, *bounds], [*bounds, len(data)], strict=True)]
-    depth = _depth(value)
-    for limit, passes in ((depth, True), (depth - 1, False)):
-        guard = NestingGuard(limit)
-        try:
-            for piece in pieces:
-                guard.feed(piece)
-        except NestingError:
-            assert not passes
-        else:
-            assert passes or depth == 0
+    with patch.object(jsondoc, "MAX_NESTING", limit):
+        found = list(jsondoc.records(cast(BinaryIO, _Pieces(pieces)), ["records"]))
+    expected = [
+        jsondoc.Bad(jsondoc.TOO_DEEP, b"") if _depth(value) > limit else value for value in values
+    ]
+    assert found == expected

@@ -349,7 +349,8 @@ class _Loader:
         return Records(fmt)
 
     def path(self, value: Any, key: str) -> tuple[str, ...]:
-        """A plain dotted path: the record list must be findable while streaming (ijson)."""
+        """A plain dotted path: the record list must be findable while streaming
+        (gtmerge/jsondoc.py)."""
         if value in ("", "@", None):
             return ()
         parts = tuple(self.text(value, key).split("."))

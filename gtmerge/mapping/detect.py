@@ -22,10 +22,9 @@ import os
 import sys
 from typing import Any
 
-import ijson
 import orjson
 
-from gtmerge.nesting import NestingError, NestingGuard
+from gtmerge.jsondoc import top_keys
 from gtmerge.readers.base import ReadContext
 from gtmerge.sources import InputError, Source, open_source, sniff_compression
 
@@ -110,7 +109,7 @@ def _json_object(name: str, text: bytes) -> str:
             return "groundtruth"
         if not _COCO_KEYS & first.keys():
             raise _unknown(name, "JSON lines without source-ref")
-    keys = _keys_at(text, "")
+    keys = top_keys(text, in_list=False)
     if "source-ref" in keys:
         return "groundtruth"  # a manifest line longer than the head
     if _COCO_KEYS & keys:
@@ -119,28 +118,10 @@ def _json_object(name: str, text: bytes) -> str:
 
 
 def _json_list(name: str, text: bytes) -> str:
-    keys = _keys_at(text, "item")
+    keys = top_keys(text, in_list=True)
     if ("data" in keys and _LABEL_STUDIO_TASK & keys) or _LABEL_STUDIO_MIN & keys:
         return "labelstudio"
     raise _unknown(name, "a JSON list that is not a Label Studio export")
-
-
-def _keys_at(text: bytes, prefix: str) -> set[str]:
-    """Keys of the first object at ``prefix`` that fit in the head (the head may be cut)."""
-    keys: set[str] = set()
-    try:
-        NestingGuard().feed(text)  # ijson's cost grows with the square of the depth
-    except NestingError:
-        return keys
-    try:
-        for at, event, value in ijson.parse(io.BytesIO(text)):
-            if at == prefix and event == "map_key":
-                keys.add(value)
-            elif at == prefix and event == "end_map":
-                break
-    except ijson.JSONError:
-        pass  # the head ends mid-document; the keys seen so far are enough
-    return keys
 
 
 def _is_image(cell: str) -> bool:

@@ -15,6 +15,8 @@ import orjson
 from jmespath import functions
 from jmespath.visitor import Options
 
+from gtmerge.consolidate.stats import MAX_HELD
+
 
 class FunctionError(ValueError):
     """A function got data it cannot handle (an unknown id, a cell that is not a flag)."""
@@ -25,18 +27,39 @@ class GroupTable(dict[Any, bytearray]):
 
     Values are kept serialised, comma-joined per key, because a Python dict per annotation costs
     about ten times its JSON: this is what lets a COCO file with millions of boxes be grouped.
+    A key with over :data:`MAX_HELD` values (one image with a million annotations) is given up
+    as the merge gives up such an image: its values are freed and its further ones only
+    counted, and looking it up fails with the count.
     """
 
+    def __init__(self) -> None:
+        super().__init__()
+        #: values per key, kept only for keys whose group could hold over MAX_HELD of them
+        self._counts: dict[Any, int] = {}
+
     def add(self, key: Any, value: Any) -> None:
+        count = self._counts.get(key)
+        if count is not None and count > MAX_HELD:
+            self._counts[key] = count + 1
+            return
         encoded = orjson.dumps(value)
         group = self.get(key)
         if group is None:
             self[key] = bytearray(encoded)
-        else:
-            group += b","
-            group += encoded
+            return
+        group += b","
+        group += encoded
+        if count is None and len(group) > 2 * MAX_HELD:  # each value takes two bytes or more
+            count = len(self.values_of(key)) - 1
+        if count is not None:
+            self._counts[key] = count + 1
+            if count + 1 > MAX_HELD:
+                self[key] = bytearray()
 
     def values_of(self, key: Any) -> list[Any]:
+        count = self._counts.get(key, 0)
+        if count > MAX_HELD:
+            raise FunctionError(f"{count:,} values for one key, over the {MAX_HELD:,} it may hold")
         group = self.get(key)
         if group is None:
             return []

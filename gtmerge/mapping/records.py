@@ -3,8 +3,8 @@ files under a local directory or S3 prefix.
 
 Each splitter yields ``(line, value, raw)`` per record: ``line`` is the 1-based record number
 (physical line for JSON lines and CSV, position in the record list for a JSON document, position
-in the sorted listing for folders); ``value`` is the parsed record, :data:`BLANK` for a blank
-line or empty row, or a :class:`BadRecord`; ``raw`` is what the rejects file shows.
+in the sorted listing for folders); ``value`` is the parsed record, a :class:`Blank` for blank
+lines or empty rows, or a :class:`BadRecord`; ``raw`` is what the rejects file shows.
 """
 
 from __future__ import annotations
@@ -17,19 +17,19 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
-import ijson
 import orjson
 
+from gtmerge import jsondoc
 from gtmerge.errors import quoted
 from gtmerge.mapping.config import Records, Table
 from gtmerge.mapping.functions import FunctionError, GroupTable
-from gtmerge.nesting import NestingError, NestingGuard
 from gtmerge.readers.base import ReadContext
 from gtmerge.s3 import describe_error, split_uri
 from gtmerge.sources import (
     MAX_LINE_BYTES,
+    BlankLines,
     InputError,
     Source,
     list_objects,
@@ -38,9 +38,12 @@ from gtmerge.sources import (
 )
 
 _BOM = b"\xef\xbb\xbf"
-_CHUNK = 1 << 16
 
-BLANK = object()
+
+class Blank(NamedTuple):
+    """A run of blank lines or empty rows."""
+
+    lines: int
 
 
 @dataclass(frozen=True)
@@ -71,14 +74,20 @@ def _split_stream(source: Source, records: Records, context: ReadContext) -> Spl
 
 
 def _json_lines(stream: BinaryIO) -> Split:
-    for number, line in enumerate(read_lines(stream), 1):
+    number = 0
+    for line in read_lines(stream):
+        number += 1
+        if isinstance(line, BlankLines):
+            yield number, Blank(line.lines), b""
+            number += line.lines - 1
+            continue
         if line is None:
             yield number, BadRecord("line too long: over the reader's line limit"), b""
             continue
         if number == 1 and line.startswith(_BOM):
             line = line[len(_BOM) :]
         if not line.strip():
-            yield number, BLANK, line
+            yield number, Blank(1), line
             continue
         try:
             yield number, orjson.loads(line), line
@@ -87,42 +96,21 @@ def _json_lines(stream: BinaryIO) -> Split:
             yield number, BadRecord(f"invalid JSON: {exc.msg} at byte {exc.pos + 1}"), line
 
 
-def _skip_bom(stream: BinaryIO) -> None:
-    peek = getattr(stream, "peek", None)
-    if peek is not None and peek(3)[:3] == _BOM:
-        stream.read(3)
-
-
-def _prefix(path: tuple[str, ...]) -> str:
-    return ".".join((*path, "item"))
-
-
 def _json_document(source: Source, stream: BinaryIO, path: tuple[str, ...]) -> Split:
-    """Stream the elements of one list inside a JSON document: memory holds one element."""
-    _skip_bom(stream)
+    """The elements of one list inside a JSON document (gtmerge/jsondoc.py): memory holds one
+    element, and one too long or nested too deep is a bad record of its own."""
     number = 0
-    guarded = _Guarded(stream)
     try:
-        for number, element in enumerate(ijson.items(guarded, _prefix(path), use_float=True), 1):
-            yield number, element, None
-    except (ijson.JSONError, NestingError) as exc:
+        for number, element in enumerate(jsondoc.records(stream, path), 1):
+            if isinstance(element, jsondoc.Bad):
+                yield number, BadRecord(element.reason), element.raw
+            else:
+                yield number, element, None
+    except jsondoc.DocumentError as exc:
         raise InputError(
             f"{source.name}: invalid JSON after record {number} of "
-            f"{'.'.join(path) or 'the top-level list'}: {_one_line(exc)}"
+            f"{'.'.join(path) or 'the top-level list'}: {exc}"
         ) from exc
-
-
-class _Guarded:
-    """A stream as ijson reads it, its nesting checked on the way (gtmerge/nesting.py)."""
-
-    def __init__(self, stream: BinaryIO) -> None:
-        self._stream = stream
-        self._guard = NestingGuard()
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._stream.read(size)
-        self._guard.feed(data)
-        return data
 
 
 def load_tables(source: Source, tables: tuple[Table, ...], context: ReadContext) -> dict[str, Any]:
@@ -139,45 +127,33 @@ def load_tables(source: Source, tables: tuple[Table, ...], context: ReadContext)
             "twice; save it to a file instead of piping it"
         )
     loaded: dict[str, Any] = {t.name: GroupTable() if t.group else {} for t in tables}
-    sinks = [ijson.sendable_list() for _ in tables]
-    parsers = [
-        ijson.items_coro(sink, _prefix(table.path), use_float=True)
-        for sink, table in zip(sinks, tables, strict=True)
-    ]
     with open_source(source, context.s3) as stream:
-        _skip_bom(stream)
-        guard = NestingGuard()
         try:
-            while chunk := stream.read(_CHUNK):
-                guard.feed(chunk)
-                for table, sink, parser in zip(tables, sinks, parsers, strict=True):
-                    parser.send(chunk)
-                    _store(source, table, sink, loaded[table.name])
-            for table, sink, parser in zip(tables, sinks, parsers, strict=True):
-                parser.close()
-                _store(source, table, sink, loaded[table.name])
-        except (ijson.JSONError, NestingError) as exc:
-            raise InputError(f"{source.name}: invalid JSON: {_one_line(exc)}") from exc
+            for index, element in jsondoc.elements(stream, [table.path for table in tables]):
+                table = tables[index]
+                if isinstance(element, jsondoc.Bad):
+                    raise InputError(f"{source.name}: table {table.name}: {element.reason}")
+                _store(source, table, element, loaded[table.name])
+        except jsondoc.DocumentError as exc:
+            raise InputError(f"{source.name}: invalid JSON: {exc}") from exc
     return loaded
 
 
-def _store(source: Source, table: Table, sink: list[Any], into: Any) -> None:
-    for element in sink:
-        try:
-            key = table.key.search(element)
-            value = element if table.value is None else table.value.search(element)
-        except (FunctionError, ValueError, TypeError) as exc:
-            raise InputError(f"{source.name}: table {table.name}: {exc}") from exc
-        if key is None or isinstance(key, (dict, list)):
-            raise InputError(
-                f"{source.name}: table {table.name}: an entry has no usable key "
-                f"(expression: {table.key.text}): {quoted(element)}"
-            )
-        if isinstance(into, GroupTable):
-            into.add(key, value)
-        else:
-            into[key] = value
-    sink.clear()
+def _store(source: Source, table: Table, element: Any, into: Any) -> None:
+    try:
+        key = table.key.search(element)
+        value = element if table.value is None else table.value.search(element)
+    except (FunctionError, ValueError, TypeError) as exc:
+        raise InputError(f"{source.name}: table {table.name}: {exc}") from exc
+    if key is None or isinstance(key, (dict, list)):
+        raise InputError(
+            f"{source.name}: table {table.name}: an entry has no usable key "
+            f"(expression: {table.key.text}): {quoted(element)}"
+        )
+    if isinstance(into, GroupTable):
+        into.add(key, value)
+    else:
+        into[key] = value
 
 
 #: Most cells one CSV row may have. A 16 MiB row of one-character cells would otherwise cost
@@ -193,6 +169,14 @@ class _RowTooLarge(Exception):
     """A CSV row over the line limit or with too many cells; the row is rejected."""
 
 
+class _BlankRows(Exception):
+    """A run of empty lines where a row starts: that many empty rows."""
+
+    def __init__(self, lines: int) -> None:
+        super().__init__(lines)
+        self.lines = lines
+
+
 class _RowLines:
     """The physical lines of a CSV input as text, for :func:`csv.reader`: read through
     :func:`read_lines`, the same line reader and limit as JSON lines, so that no row (all its
@@ -206,6 +190,7 @@ class _RowLines:
         self.number = 0
         self._row_bytes = self._row_cells = 0
         self._pending: list[str] = []  # the rest of a line split at lone CRs, last first
+        self._line_breaks = 0  # empty lines still to give, inside a quoted field
 
     def start_row(self) -> None:
         self._row_bytes = self._row_cells = 0
@@ -217,7 +202,13 @@ class _RowLines:
         if self._pending:
             self.number += 1
             return self._pending.pop()
-        line = next(self._lines)
+        line = b"\n" if self._line_breaks else next(self._lines)
+        if isinstance(line, BlankLines):
+            if not self._row_bytes:
+                self.number += line.lines
+                raise _BlankRows(line.lines)
+            self._line_breaks, line = line.lines, b"\n"
+        self._line_breaks = max(self._line_breaks - 1, 0)
         self.number += 1
         if line is None:
             raise _RowTooLarge("line too long: over the reader's line limit")
@@ -248,6 +239,10 @@ def _csv_rows(source: Source, stream: BinaryIO, records: Records) -> Split:
             row = next(reader)
         except StopIteration:
             return
+        except _BlankRows as exc:
+            if header is not None or not want_header:  # blank rows before the header are not
+                yield line, Blank(exc.lines), b""  # records, as below
+            continue
         except _RowTooLarge as exc:
             yield line, BadRecord(str(exc)), b""
             continue
@@ -268,7 +263,7 @@ def _csv_rows(source: Source, stream: BinaryIO, records: Records) -> Split:
                 header = row
             continue
         if blank:
-            yield line, BLANK, row
+            yield line, Blank(1), row
         elif header is not None and records.header == "names":
             yield line, _named_row(header, row), row
         else:
@@ -371,8 +366,3 @@ def source_date(source: Source, context: ReadContext) -> str | None:
     except Exception as exc:
         raise InputError(f"{source.name}: {describe_error(exc)}") from exc
     return _utc(head["LastModified"])
-
-
-def _one_line(exc: Exception) -> str:
-    """ijson's messages can span lines; the user gets one."""
-    return " ".join(str(exc).split())

@@ -38,9 +38,11 @@ class Rejection(NamedTuple):
 
 
 class Skipped(NamedTuple):
-    """A blank line or empty row: nothing to say about any image."""
+    """A blank line or empty row, or a run of ``lines`` of them from ``line`` on: nothing to
+    say about any image."""
 
     line: int
+    lines: int = 1
 
 
 class Parsed(NamedTuple):
@@ -50,6 +52,11 @@ class Parsed(NamedTuple):
 
 
 Item = Parsed | Rejection | Skipped
+
+
+def records_in(item: Item) -> int:
+    """The input records (lines, rows, elements) an item stands for."""
+    return item.lines if isinstance(item, Skipped) else 1
 
 
 @dataclass

@@ -22,7 +22,7 @@ from gtmerge.keys import InvalidKey, normalise_key
 from gtmerge.model import AnswerKey, Box, BoxSet, ImageRecord, ImageSize, Label, Verdict
 from gtmerge.readers.base import Item, Parsed, ReadContext, Rejection, Skipped, raw_text
 from gtmerge.rekognition import date_order
-from gtmerge.sources import Source, open_source, read_lines
+from gtmerge.sources import BlankLines, Source, open_source, read_lines
 
 _BOM = b"\xef\xbb\xbf"
 _LEADING_KEY = b'{"source-ref":"'
@@ -65,14 +65,16 @@ class GroundTruthReader:
             yield parse_line(line_no, raw, context.verifies)
 
 
-def numbered_lines(source: Source, context: ReadContext) -> Iterator[tuple[int, bytes | None]]:
-    """The raw lines of a manifest with their 1-based numbers (None: over the line limit)."""
+def numbered_lines(
+    source: Source, context: ReadContext
+) -> Iterator[tuple[int, bytes | BlankLines | None]]:
+    """The raw lines of a manifest with their 1-based numbers (None: over the line limit; a
+    run of empty lines is numbered by its first)."""
     with open_source(source, context.s3, context.on_bytes) as stream:
-        for line_no, raw in enumerate(read_lines(stream), 1):
-            # Windows tools put a UTF-8 byte-order mark before the first line.
-            if line_no == 1 and raw and raw.startswith(_BOM):
-                raw = raw[len(_BOM) :]
+        line_no = 1
+        for raw in read_lines(stream):
             yield line_no, raw
+            line_no += raw.lines if isinstance(raw, BlankLines) else 1
 
 
 def image_key(raw: bytes) -> bytes | None:
@@ -104,7 +106,9 @@ def _leading_key(raw: bytes) -> bytes | None:
     return key if 5 < key.find(b"/", 5) < len(key) - 1 else None
 
 
-def parse_line(line_no: int, raw: bytes | None, verifies: Verifies | None = None) -> Item:
+def parse_line(
+    line_no: int, raw: bytes | BlankLines | None, verifies: Verifies | None = None
+) -> Item:
     """Read one manifest line into exactly one item.
 
     With ``verifies`` (verdicts are applied), each verdict gets the answer it verified, or is
@@ -112,8 +116,13 @@ def parse_line(line_no: int, raw: bytes | None, verifies: Verifies | None = None
     """
     if raw is None:
         return Rejection(line_no, "line too long: over the reader's line limit", "")
+    if isinstance(raw, BlankLines):
+        return Skipped(line_no, raw.lines)
     if not raw.strip():
         return Skipped(line_no)
+    if raw.startswith(_BOM):
+        # as validate says it, and as Rekognition reads it: a line must start with "{"
+        return Rejection(line_no, "invalid JSON: a byte-order mark before the line", raw_text(raw))
     try:
         obj = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:

@@ -21,8 +21,8 @@ from gtmerge.mapping.config import Boxes, Mapping, Metadata
 from gtmerge.mapping.expressions import Expression, Search
 from gtmerge.mapping.functions import FunctionError
 from gtmerge.mapping.records import (
-    BLANK,
     BadRecord,
+    Blank,
     csv_text,
     load_tables,
     source_date,
@@ -83,8 +83,8 @@ class MappedReader:
         )
         convert = _Converter(mapping, root or "", fallback_date, tables)
         for line, value, raw in split(source, mapping.records, context):
-            if value is BLANK:
-                yield Skipped(line)
+            if isinstance(value, Blank):
+                yield Skipped(line, value.lines)
             elif isinstance(value, BadRecord):
                 yield Rejection(line, value.reason, self._raw(raw, value))
             else:

@@ -22,7 +22,15 @@ from gtmerge.errors import MergeError
 from gtmerge.keys import InvalidKey, bucket_of, normalise_key
 from gtmerge.labels import line_classes
 from gtmerge.s3 import S3, describe_error
-from gtmerge.sources import InputError, Source, expand, open_source, read_lines, sniff_compression
+from gtmerge.sources import (
+    BlankLines,
+    InputError,
+    Source,
+    expand,
+    open_source,
+    read_lines,
+    sniff_compression,
+)
 from gtmerge.validate.lines import Pairs
 from gtmerge.validate.run import _READ_ERRORS
 
@@ -182,11 +190,16 @@ def _lines(sources: list[Source], s3: S3) -> Iterator[tuple[Source, int, bytes]]
 
 
 def _numbered(source: Source, stream: BinaryIO) -> Iterator[tuple[Source, int, bytes]]:
-    for number, line in enumerate(read_lines(stream), 1):
+    number = 1
+    for line in read_lines(stream):
         if line is None:
             raise SplitError(f"{source.name}:{number}: the line is longer than 16 MiB")
+        if isinstance(line, BlankLines):
+            number += line.lines
+            continue
         if line.strip():
             yield source, number, line
+        number += 1
 
 
 def _parse(source: Source, number: int, line: bytes) -> dict[str, Any]:

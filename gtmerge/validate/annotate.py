@@ -3,15 +3,19 @@ Rekognition's validation manifests put it (formats.md §7.2)."""
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import defaultdict
+from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 import orjson
 
 from gtmerge.s3 import S3
-from gtmerge.sources import Source, open_source, read_lines
+from gtmerge.sources import BlankLines, Source, open_source, read_lines
 from gtmerge.validate.findings import Finding
 
+#: Line breaks written at once for a run of empty lines.
+_LINE_BREAKS = 1 << 20
 #: What earlier validations wrote; replaced, not accumulated.
 _STALE_KEYS = ("errors", "warnings", "cl-errors")
 _STALE_MARKERS = tuple(f'"{key}"'.encode() for key in _STALE_KEYS)
@@ -24,10 +28,38 @@ def write_annotated(source: Source, findings: list[Finding], sink: BinaryIO, s3:
     for finding in findings:
         if finding.line is not None:
             by_line[finding.line].append(finding)
+    marked = sorted(by_line)
     with open_source(source, s3) as stream:
-        for line, raw_line in enumerate(read_lines(stream), start=1):
+        line = 1
+        for raw_line in read_lines(stream):
+            if isinstance(raw_line, BlankLines):
+                for chunk in _blank_lines(line, raw_line.lines, by_line, marked):
+                    sink.write(chunk)
+                line += raw_line.lines
+                continue
             # a line over the reader's limit becomes its findings alone, as an invalid line does
             sink.write(annotate_line(raw_line or b"", by_line.get(line, [])))
+            line += 1
+
+
+def _blank_lines(
+    first: int, lines: int, by_line: dict[int, list[Finding]], marked: list[int]
+) -> Iterator[bytes]:
+    """A run of empty lines, those with findings annotated, the others a buffer at a time."""
+    at, end = first, first + lines
+    for number in marked[bisect_left(marked, first) : bisect_left(marked, end)]:
+        yield from _line_breaks(number - at)
+        yield annotate_line(b"\n", by_line[number])
+        at = number + 1
+    yield from _line_breaks(end - at)
+
+
+def _line_breaks(count: int) -> Iterator[bytes]:
+    full, rest = divmod(count, _LINE_BREAKS)
+    for _ in range(full):
+        yield b"\n" * _LINE_BREAKS
+    if rest:
+        yield b"\n" * rest
 
 
 def annotate_line(raw_line: bytes, findings: list[Finding]) -> bytes:

@@ -115,6 +115,14 @@ class ManifestValidator:
                 f"It has {size:,} bytes, over the {MAX_LINE_BYTES >> 20} MiB gtmerge reads.",
             )
 
+    def feed_blank(self, lines: int) -> None:
+        """Validate a run of empty lines: those past the lines checked are only counted."""
+        checked = max(min(lines, self.max_lines - self._line), 0)
+        for _ in range(checked):
+            self.feed(b"\n")
+        self._line += lines - checked
+        self._bytes += lines - checked
+
     def feed(self, raw_line: bytes) -> None:
         """Validate one physical line, with or without its line break."""
         # This runs once per line: every attribute read and call saved here is measurable

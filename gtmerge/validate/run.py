@@ -11,7 +11,7 @@ from tqdm import tqdm
 from gtmerge.destination import Outputs
 from gtmerge.rekognition import DEFAULT_MAX_LINES
 from gtmerge.s3 import S3, describe_error
-from gtmerge.sources import InputError, Source, expand, open_source, read_lines
+from gtmerge.sources import BlankLines, InputError, Source, expand, open_source, read_lines
 from gtmerge.validate import codes
 from gtmerge.validate.annotate import write_annotated
 from gtmerge.validate.findings import Finding, ValidationResult, sort_key
@@ -108,7 +108,9 @@ def _read(source: Source, max_lines: int, s3: S3, progress: bool | None) -> Mani
         try:
             with open_source(source, s3, on_bytes=bar.update) as stream:
                 for raw_line in read_lines(stream, on_overlong=validator.feed_overlong):
-                    if raw_line is not None:
+                    if isinstance(raw_line, BlankLines):
+                        validator.feed_blank(raw_line.lines)
+                    elif raw_line is not None:
                         validator.feed(raw_line)
         except _READ_ERRORS as exc:
             raise InputError(f"{source.name}: {describe_error(exc)}") from exc
