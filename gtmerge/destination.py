@@ -31,8 +31,6 @@ from pathlib import PurePosixPath
 from types import TracebackType
 from typing import Any, BinaryIO, cast
 
-import smart_open
-import smart_open.compression
 from botocore.exceptions import BotoCoreError, ClientError
 
 from gtmerge import interrupts
@@ -210,10 +208,15 @@ class _LocalFile(_Staged):
         with _write_errors(self.uri):
             os.chmod(self._temp, 0o666 & ~_umask())  # mkstemp's 0600 would make it private
             codec = compression_for(self.uri)
-            kwargs = {"compresslevel": _GZIP_LEVEL} if codec == ".gz" else {}
-            self._stream = smart_open.open(
-                self._temp, "wb", compression=codec, compression_kwargs=kwargs
-            )
+            if codec == "disable":
+                self._stream = cast(BinaryIO, open(self._temp, "wb"))  # noqa: SIM115
+            else:
+                import smart_open  # on first use: see gtmerge.s3._new_client
+
+                kwargs = {"compresslevel": _GZIP_LEVEL} if codec == ".gz" else {}
+                self._stream = smart_open.open(
+                    self._temp, "wb", compression=codec, compression_kwargs=kwargs
+                )
         self.writer = cast(BinaryIO, _Checked(self._stream, self.uri))
 
     def finish(self) -> None:
@@ -258,6 +261,8 @@ class _Upload(_Staged):
         codec = compression_for(self.uri)
         kwargs = {"compresslevel": _GZIP_LEVEL} if codec == ".gz" else {}
         raw = cast(BinaryIO, _UploadWriter(self))
+        import smart_open.compression  # on first use: see gtmerge.s3._new_client
+
         self._stream = smart_open.compression.compression_wrapper(
             raw, "wb", codec, self.uri, kwargs
         )

@@ -11,24 +11,33 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
-import smart_open.s3
-from botocore.config import Config
+#: Bounded retries: a dead endpoint must fail in seconds, not minutes (botocore Config).
+_CLIENT_CONFIG: dict[str, Any] = {
+    "retries": {"mode": "standard", "max_attempts": 4},
+    "connect_timeout": 5,
+    "read_timeout": 30,
+    "max_pool_connections": 32,
+}
 
-# botocore's standard retry mode below is the one retry layer for S3 requests. smart-open's own
-# loop around create/upload/complete (6 attempts, 10 s apart, on EndpointConnectionError and
-# NoSuchUpload) made a dead endpoint take over a minute and end in a traceback. Its ranged resume
-# of an interrupted body read (1+2+4+8+16 s of back-off) is separate and stays.
-smart_open.s3.RETRY.exceptions = []
-smart_open.s3.RETRY.client_error_codes = []
 
-#: Bounded retries: a dead endpoint must fail in seconds, not minutes.
-_CLIENT_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 4},
-    connect_timeout=5,
-    read_timeout=30,
-    max_pool_connections=32,
-)
+def _new_client(endpoint_url: str | None) -> Any:
+    """An S3 client configured by :data:`_CLIENT_CONFIG`.
+
+    boto3 and smart-open (whose S3 layer imports boto3) are imported here, on first use: they
+    take a fifth of a second to import, which a run that touches no S3 should not pay.
+    """
+    import boto3
+    import smart_open.s3
+    from botocore.config import Config
+
+    # botocore's standard retry mode is the one retry layer for S3 requests. smart-open's own
+    # loop around create/upload/complete (6 attempts, 10 s apart, on EndpointConnectionError
+    # and NoSuchUpload) made a dead endpoint take over a minute and end in a traceback. Its
+    # ranged resume of an interrupted body read (1+2+4+8+16 s of back-off) is separate and stays.
+    smart_open.s3.RETRY.exceptions = []
+    smart_open.s3.RETRY.client_error_codes = []
+    config = Config(**_CLIENT_CONFIG)
+    return boto3.session.Session().client("s3", endpoint_url=endpoint_url, config=config)
 
 
 @dataclass(frozen=True)
@@ -61,9 +70,7 @@ class S3:
     def client(self) -> Any:
         with self._lock:
             if self._client is None:
-                self._client = boto3.session.Session().client(
-                    "s3", endpoint_url=self.settings.resolved_endpoint(), config=_CLIENT_CONFIG
-                )
+                self._client = _new_client(self.settings.resolved_endpoint())
             return self._client
 
     def owner_params(self) -> dict[str, str]:

@@ -20,9 +20,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, BinaryIO, NamedTuple, cast
 
-import smart_open
-import smart_open.compression
-
 from gtmerge.s3 import S3, describe_error, split_uri
 
 if sys.version_info >= (3, 14):
@@ -232,6 +229,8 @@ def open_source(
         if source.uri == "-":
             raw: BinaryIO = sys.stdin.buffer
         elif source.is_s3:
+            import smart_open  # on first use: see gtmerge.s3._new_client
+
             raw = smart_open.open(
                 source.uri, "rb", compression="disable", transport_params=s3.read_params()
             )
@@ -246,11 +245,11 @@ def open_source(
     counted = raw if on_bytes is None else _CountingReader(raw, on_bytes)
     buffered = io.BufferedReader(cast(io.RawIOBase, counted), _READ_BUFFER)
     codec = sniff_compression(buffered.peek(6)[:6])
-    decompressed = (
-        smart_open.compression.compression_wrapper(buffered, "rb", compression=codec)
-        if codec
-        else None
-    )
+    decompressed = None
+    if codec:
+        import smart_open.compression  # on first use: see gtmerge.s3._new_client
+
+        decompressed = smart_open.compression.compression_wrapper(buffered, "rb", compression=codec)
     stream = cast(
         BinaryIO,
         buffered

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.config import Config
 from builders import boxes, classification, line, manifest
 from conftest import FAKE_CREDENTIALS, put_objects, read_object
 from faultproxy import FaultProxy, Request
@@ -160,9 +159,7 @@ def test_a_request_with_no_answer_is_retried_after_the_read_timeout(
 ) -> None:
     """The server accepts the GET and never answers: botocore times out and retries (with a
     2 s read timeout here, to keep the suite fast; the 30 s one is proven above)."""
-    monkeypatch.setattr(
-        gtmerge.s3, "_CLIENT_CONFIG", gtmerge.s3._CLIENT_CONFIG.merge(Config(read_timeout=2))
-    )
+    monkeypatch.setitem(gtmerge.s3._CLIENT_CONFIG, "read_timeout", 2)
     proxy.add("stall", "GET", f"/{KEY}", seconds=60, at="start", **READER)
     out = tmp_path / "out.manifest"
     merge([f"s3://{BUCKET}/{KEY}"], str(out))
