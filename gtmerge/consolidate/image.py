@@ -168,8 +168,10 @@ def _labels(
     """The labels to write: for each question, the classes the policy keeps, with the
     metadata of their first human-annotated occurrence (or first occurrence)."""
     answer_of = [label.answer for label in labels]
-    questions: dict[str, dict[AnswerKey, list[Label]]] = {}
     question_of = config.question
+    if _one_answer_each(dict.fromkeys(answer_of + blank), question_of, stats):
+        return _first_of_each_class(labels)
+    questions: dict[str, dict[AnswerKey, list[Label]]] = {}
     for label, answer in zip(labels, answer_of, strict=True):
         question = questions.setdefault(question_of(answer[0]), {})
         question.setdefault(answer, []).append(label)
@@ -203,12 +205,33 @@ def _labels(
         for index in decision.sources:
             source = answers[index]
             allowed.update((source.key, name) for name in source.classes if name in kept)
+    return _first_of_each_class(
+        label
+        for label, answer in zip(labels, answer_of, strict=True)
+        if answer in whole or (answer, label.name) in allowed
+    )
+
+
+def _one_answer_each(
+    answers: Iterable[AnswerKey], question_of: Callable[[str], str], stats: ConsolidationStats
+) -> bool:
+    """When no question of an image has several answers (most images), count them and say
+    so: there is nothing to compare or decide. Otherwise count nothing."""
+    questions = [question_of(answer[0]) for answer in answers]
+    if len(set(questions)) < len(questions):
+        return False
+    for question in questions:
+        stats.saw_answers(question, 1)
+    return True
+
+
+def _first_of_each_class(labels: Iterable[Label]) -> tuple[Label, ...]:
+    """One label per class: its first human-annotated occurrence, or its first."""
     chosen: dict[str, Label] = {}
-    for label, answer in zip(labels, answer_of, strict=True):
-        if answer in whole or (answer, label.name) in allowed:
-            earlier = chosen.get(label.name)
-            if earlier is None or (label.human_annotated and not earlier.human_annotated):
-                chosen[label.name] = label
+    for label in labels:
+        earlier = chosen.get(label.name)
+        if earlier is None or (label.human_annotated and not earlier.human_annotated):
+            chosen[label.name] = label
     return tuple(chosen.values())
 
 
@@ -221,8 +244,10 @@ def _box_sets(
     conflicts: list[dict[str, Any]],
 ) -> tuple[BoxSet, ...]:
     """The box sets to write, in the order first seen; identical boxes are one set."""
-    questions: dict[str, dict[AnswerKey, list[int]]] = {}
     question_of = config.question
+    if _one_answer_each(dict.fromkeys(b.answer for b in box_sets), question_of, stats):
+        return _distinct(box_sets)
+    questions: dict[str, dict[AnswerKey, list[int]]] = {}
     for position, box_set in enumerate(box_sets):
         answer = box_set.answer
         question = questions.setdefault(question_of(answer[0]), {})
@@ -263,8 +288,12 @@ def _box_sets(
         if not agreed:
             conflicts.append(_box_conflict(key, name, sets, written, reason, config))
     kept.sort(key=lambda item: item[0])
+    return _distinct(box_set for _, box_set in kept)
+
+
+def _distinct(box_sets: Iterable[BoxSet]) -> tuple[BoxSet, ...]:
     unique: dict[object, BoxSet] = {}
-    for _, box_set in kept:
+    for box_set in box_sets:
         unique.setdefault(box_set.geometry, box_set)
     return tuple(unique.values())
 
