@@ -42,7 +42,9 @@ def description() -> str:
             load(module, "__name__")
     running = [what for module, what in _FAST_PATHS.items() if _loaded[module]]
     if not running:
-        return f"pure Python (no C fast path: set {PURE_PYTHON_VARIABLE}=0 and a C compiler)"
+        if os.environ.get(PURE_PYTHON_VARIABLE, "") not in ("", "0"):
+            return f"pure Python: {PURE_PYTHON_VARIABLE} is set"
+        return "pure Python: the C fast paths were not built (no C compiler at install)"
     missing = [what for module, what in _FAST_PATHS.items() if not _loaded[module]]
     text = "C fast paths: " + ", ".join(running)
     return text + (f"; pure Python: {', '.join(missing)}" if missing else "")

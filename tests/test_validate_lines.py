@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_validate import boxes, classification
 
+from gtmerge import fastpaths
 from gtmerge.rekognition import is_valid_creation_date
 from gtmerge.validate import lines
 from gtmerge.validate.lines import VALID, LineError, check_pairs, count_names, label_pairs
@@ -111,9 +112,10 @@ def mutated_lines(draw: st.DrawFn) -> dict[str, Any]:
 
 
 def test_the_c_fast_path_is_built() -> None:
-    """Installed with a C compiler (as in CI), gtmerge has its fast path; without one it
+    """Installed with a C compiler (as in CI), gtmerge has its fast paths; without one it
     still works, only slower, and this test says why the benchmark is off."""
     assert fast_path is not None, "gtmerge.validate._fastlines was not built"
+    assert fastpaths.description() == "C fast paths: validator, Ground Truth reader"
 
 
 #: Two class ids with one name: a line counts each name once however often it has it.
