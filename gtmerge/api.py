@@ -38,6 +38,7 @@ from gtmerge.ingest import ORDER_WIDTH, part_of
 from gtmerge.mapping.config import builtin_names
 from gtmerge.planning import Plan, plan_run, split_inputs
 from gtmerge.readers import ReadContext
+from gtmerge.readers.base import TableSpace
 from gtmerge.report import InputStats, Report
 from gtmerge.s3 import S3, S3Settings
 from gtmerge.sources import InputError, Source, expand
@@ -190,7 +191,9 @@ def merge(
         if out is None:
             # with --split, the merged manifest is only the split's input, kept in the workdir
             out = stack.enter_context(open(after.manifest(workdir), "wb"))
-        context = ReadContext(s3, image_root, verifies=verifies_)
+        context = ReadContext(
+            s3, image_root, verifies=verifies_, tables=TableSpace(plan.table_bytes, workdir)
+        )
         job = _Spooled(sources, context, settings, workdir, plan, strict, rules)
         work = stack.enter_context(runner(plan.workers, bar))
         lines = job.run(work, fmt, result, rejects_out, extra)
@@ -293,6 +296,7 @@ class _Spooled:
                 plan.partition_bits,
                 strict,
                 context.verifies,
+                context.tables,
             )
             for number, part in enumerate(self.parts)
         ]

@@ -38,6 +38,9 @@ class Plan:
     partition_bits: int
     #: Spool bytes one pass-2 task may hold; bigger partitions are split again.
     partition_bytes: int
+    #: Memory the lookup tables of one input may hold (gtmerge/mapping/tables.py): half a
+    #: worker's share of the budget, as pass 1 holds little else; beyond it they go to disk.
+    table_bytes: int
 
 
 def plan_run(sources: list[Source], s3: S3, memory_mb: int, workers: int) -> Plan:
@@ -48,11 +51,12 @@ def plan_run(sources: list[Source], s3: S3, memory_mb: int, workers: int) -> Pla
         workers = 1  # stdin can be read by this process only
     estimate = sum(_input_bytes(source, s3, budget) for source in sources)
     if estimate * MEMORY_PER_INPUT_BYTE <= budget // 2:
-        return Plan(1, 0, budget // MEMORY_PER_SPOOL_BYTE)
-    partition_bytes = max(1 << 20, budget // max(workers, 1) // MEMORY_PER_SPOOL_BYTE)
+        return Plan(1, 0, budget // MEMORY_PER_SPOOL_BYTE, budget // 2)
+    workers = max(workers, 1)
+    partition_bytes = max(1 << 20, budget // workers // MEMORY_PER_SPOOL_BYTE)
     partitions = max(1, math.ceil(estimate / partition_bytes))
     bits = min(MAX_PARTITION_BITS, math.ceil(math.log2(partitions)))
-    return Plan(max(workers, 1), bits, partition_bytes)
+    return Plan(workers, bits, partition_bytes, budget // workers // 2)
 
 
 def _input_bytes(source: Source, s3: S3, budget: int) -> int:

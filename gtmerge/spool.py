@@ -48,7 +48,7 @@ from gtmerge.ingest import (
 from gtmerge.merger import ImageMerger, paused_gc
 from gtmerge.model import Box, BoxSet, ImageRecord, ImageSize, Label, Verdict
 from gtmerge.readers import ReadContext, Reader
-from gtmerge.readers.base import records_in
+from gtmerge.readers.base import TableSpace, records_in
 from gtmerge.readers.groundtruth import (
     GroundTruthReader,
     Verifies,
@@ -79,6 +79,7 @@ class SpoolTask:
     partition_bits: int
     strict: bool
     verifies: Verifies | None = None
+    tables: TableSpace = field(default_factory=TableSpace)
 
 
 @dataclass(frozen=True)
@@ -152,7 +153,7 @@ def spool_input(
     back there. Other formats (and ``strict`` runs, which must stop at the first bad record
     in input order) are read here and spooled as canonical records.
     """
-    context = ReadContext(S3(task.settings), task.image_root, on_bytes, task.verifies)
+    context = ReadContext(S3(task.settings), task.image_root, on_bytes, task.verifies, task.tables)
     count = 1 << task.partition_bits
     with ExitStack() as stack:
         rejects = stack.enter_context(open(rejects_path(task.directory, task.index), "wb"))

@@ -14,6 +14,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import boto3
 import pytest
@@ -87,3 +88,15 @@ def put_objects(client: object, bucket: str, objects: dict[str, bytes]) -> None:
 def read_object(client: object, bucket: str, key: str) -> bytes:
     body: bytes = client.get_object(Bucket=bucket, Key=key)["Body"].read()  # type: ignore[attr-defined]
     return body
+
+
+@pytest.fixture(scope="session")
+def coco_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A COCO file of 20,000 images and 130,000 annotations spread over its table (31 MB),
+    written by scripts/gen_coco.py."""
+    path = tmp_path_factory.mktemp("coco") / "instances.json"
+    script = Path(__file__).resolve().parents[1] / "scripts" / "gen_coco.py"
+    subprocess.run(
+        [sys.executable, str(script), "--images", "20000", "--out", str(path)], check=True
+    )
+    return path

@@ -267,3 +267,28 @@ def test_sigterm_to_the_whole_group_ends_a_spooled_run_quietly(
         assert out.read_bytes() == PREVIOUS
         assert os.listdir(tmp) == []
     record_figures(f"interrupts::{request.node.name}", interrupted=2, records_lost=0)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_an_interrupted_run_leaves_no_table_file(
+    sig: signal.Signals, coco_file: Path, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """The annotations of a COCO file past their share of ``--memory`` go to a file in the
+    work directory, read by a worker: an interrupted run leaves nothing of it."""
+    out_dir, tmp = tmp_path / "out", tmp_path / "tmp"
+    out_dir.mkdir()
+    tmp.mkdir()
+    out = out_dir / "train.manifest"
+    out.write_bytes(PREVIOUS)
+    args = [
+        *("merge", f"coco={coco_file}", "-o", str(out), "--image-root", "s3://bucket/i/"),
+        *("--memory", "16", "--workers", "2"),
+    ]
+    run = Run(args, tmp)
+    assert run.interrupt_when(lambda: any(tmp.glob("gtmerge-*/table-*.sqlite")), sig)
+    code, err = run.finish()
+    assert_interrupted(code, err)
+    assert sorted(os.listdir(out_dir)) == ["train.manifest"]
+    assert out.read_bytes() == PREVIOUS
+    assert os.listdir(tmp) == []
+    record_figures(f"interrupts::{request.node.name}", interrupted=1, records_lost=0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import jmespath
@@ -10,7 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gtmerge.mapping.expressions import ExpressionError, compile_expression
-from gtmerge.mapping.functions import FunctionError, GroupTable, new_options
+from gtmerge.mapping.functions import FunctionError, new_options
+from gtmerge.mapping.tables import LookupTable
+from gtmerge.readers.base import TableSpace
 
 EXPRESSIONS = [
     "a",
@@ -187,18 +190,38 @@ def test_iso_date(value: Any, expected: str | None) -> None:
     assert _search("iso_date(@)", value) == expected
 
 
-def test_lookup_tables_and_vars() -> None:
-    groups = GroupTable()
+@pytest.mark.parametrize("share", [1 << 20, 0], ids=["in-memory", "on-disk"])
+def test_lookup_tables_and_vars(tmp_path: Path, share: int) -> None:
+    """A table gives the same answers held in memory and moved to its file (a share of 0
+    moves every entry as it comes), and leaves no file once closed."""
+    space = TableSpace(directory=str(tmp_path))
+    groups = LookupTable("boxes", True, space, share)
     groups.add(1, {"c": 3, "bbox": [1.5, 2, 3, 4]})
-    groups.add(1, {"c": 4, "bbox": [5, 6, 7, 8]})
-    names = {"categories": {1: "Echo", 3: "Echo Dot"}, "boxes": groups, "map": {"5": "cat"}}
+    groups.add(2, {"c": 1, "bbox": [0, 0, 1, 1]})
+    groups.add(1.0, {"c": 4, "bbox": [5, 6, 7, 8]})  # 1.0 is the key 1, as in a dict
+    categories = LookupTable("categories", False, space, share)
+    for key, name in ((1, "Echo"), (3, "old name"), (3, "Echo Dot")):  # the last entry wins
+        categories.add(key, name)
+    for table in (groups, categories):
+        table.finish()
+    assert len(list(tmp_path.iterdir())) == (2 if share == 0 else 0)
+    names = {"categories": categories, "boxes": groups, "map": {"5": "cat"}}
     assert _search("lookup('categories', `3`)", None, **names) == "Echo Dot"
     assert _search("lookup('map', `5`)", None, **names) == "cat"  # int id, string keys (GT)
     assert _search("lookup('categories', '1')", None, **names) == "Echo"  # and the reverse
     assert _search("lookup('boxes', `1`)[].c", None, **names) == [3, 4]
-    assert _search("lookup('boxes', `2`)", None, **names) == []  # no annotation: empty group
+    assert _search("lookup('boxes', '2')[].bbox", None, **names) == [[0, 0, 1, 1]]
+    assert _search("lookup('boxes', `7`)", None, **names) == []  # no annotation: empty group
     assert _search("var('map')", None, **names) == {"5": "cat"}
     with pytest.raises(FunctionError, match=r"^7 is not in categories$"):
         _search("lookup('categories', `7`)", None, **names)
     with pytest.raises(FunctionError, match="no table or var named 'nope'"):
         _search("var('nope')", None, **names)
+    if share:
+        assert _search("var('categories')", None, **names) == {1: "Echo", 3: "Echo Dot"}
+    else:
+        with pytest.raises(ValueError, match="table categories is too large to be used whole"):
+            _search("var('categories')", None, **names)
+    for table in (groups, categories):
+        table.close()
+    assert list(tmp_path.iterdir()) == []

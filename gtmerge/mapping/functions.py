@@ -15,56 +15,11 @@ import orjson
 from jmespath import functions
 from jmespath.visitor import Options
 
-from gtmerge.consolidate.stats import MAX_HELD
+from gtmerge.mapping.tables import LookupTable, key_forms
 
 
 class FunctionError(ValueError):
     """A function got data it cannot handle (an unknown id, a cell that is not a flag)."""
-
-
-class GroupTable(dict[Any, bytearray]):
-    """A lookup table with several values per key (COCO annotations grouped by image id).
-
-    Values are kept serialised, comma-joined per key, because a Python dict per annotation costs
-    about ten times its JSON: this is what lets a COCO file with millions of boxes be grouped.
-    A key with over :data:`MAX_HELD` values (one image with a million annotations) is given up
-    as the merge gives up such an image: its values are freed and its further ones only
-    counted, and looking it up fails with the count.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        #: values per key, kept only for keys whose group could hold over MAX_HELD of them
-        self._counts: dict[Any, int] = {}
-
-    def add(self, key: Any, value: Any) -> None:
-        count = self._counts.get(key)
-        if count is not None and count > MAX_HELD:
-            self._counts[key] = count + 1
-            return
-        encoded = orjson.dumps(value)
-        group = self.get(key)
-        if group is None:
-            self[key] = bytearray(encoded)
-            return
-        group += b","
-        group += encoded
-        if count is None and len(group) > 2 * MAX_HELD:  # each value takes two bytes or more
-            count = len(self.values_of(key)) - 1
-        if count is not None:
-            self._counts[key] = count + 1
-            if count + 1 > MAX_HELD:
-                self[key] = bytearray()
-
-    def values_of(self, key: Any) -> list[Any]:
-        count = self._counts.get(key, 0)
-        if count > MAX_HELD:
-            raise FunctionError(f"{count:,} values for one key, over the {MAX_HELD:,} it may hold")
-        group = self.get(key)
-        if group is None:
-            return []
-        decoded: list[Any] = orjson.loads(b"[" + group + b"]")
-        return decoded
 
 
 class Scope(threading.local):
@@ -80,22 +35,12 @@ _FLAG_TRUE = frozenset({"1", "true", "yes", "y", "x"})
 _FLAG_FALSE = frozenset({"0", "false", "no", "n", ""})
 
 
-def _table_key(table: dict[Any, Any], key: Any) -> Any:
-    """The stored key matching ``key``: ids are numbers in one file and strings in another
-    (GT's class-map has string keys, its annotations integer class ids)."""
-    if key in table:
-        return key
-    text = key if isinstance(key, str) else orjson.dumps(key).decode()
-    if text in table:
-        return text
-    if isinstance(key, str):
-        try:
-            number = orjson.loads(key)
-        except orjson.JSONDecodeError:
-            return None
-        if number in table:
-            return number
-    return None
+def _entry(table: dict[Any, Any], key: Any) -> Any:
+    """The entry of ``key`` in a var that is an object, under any of its forms."""
+    for form in key_forms(key):
+        if form in table:
+            return table[form]
+    raise KeyError(key)
 
 
 class MappingFunctions(functions.Functions):
@@ -113,19 +58,17 @@ class MappingFunctions(functions.Functions):
     @functions.signature({"types": ["string"]}, {"types": []})
     def _func_lookup(self, name: str, key: Any) -> Any:
         table = self._name(name)
-        if isinstance(table, GroupTable):
-            found = _table_key(table, key)
-            return [] if found is None else table.values_of(found)
-        if not isinstance(table, dict):
+        if not isinstance(table, (dict, LookupTable)):
             raise FunctionError(f"{name} is not an object, cannot look up {key!r} in it")
-        found = _table_key(table, key)
-        if found is None:
-            raise FunctionError(f"{orjson.dumps(key).decode()} is not in {name}")
-        return table[found]
+        try:
+            return table[key] if isinstance(table, LookupTable) else _entry(table, key)
+        except KeyError:
+            raise FunctionError(f"{orjson.dumps(key).decode()} is not in {name}") from None
 
     @functions.signature({"types": ["string"]})
     def _func_var(self, name: str) -> Any:
-        return self._name(name)
+        value = self._name(name)
+        return value.whole() if isinstance(value, LookupTable) else value
 
     @functions.signature({"types": ["string"]})
     def _func_basename(self, path: str) -> str:

@@ -24,7 +24,8 @@ import orjson
 from gtmerge import jsondoc
 from gtmerge.errors import quoted
 from gtmerge.mapping.config import Records, Table
-from gtmerge.mapping.functions import FunctionError, GroupTable
+from gtmerge.mapping.functions import FunctionError
+from gtmerge.mapping.tables import LookupTable
 from gtmerge.readers.base import ReadContext
 from gtmerge.s3 import describe_error, split_uri
 from gtmerge.sources import (
@@ -113,33 +114,43 @@ def _json_document(source: Source, stream: BinaryIO, path: tuple[str, ...]) -> S
         ) from exc
 
 
-def load_tables(source: Source, tables: tuple[Table, ...], context: ReadContext) -> dict[str, Any]:
+def load_tables(
+    source: Source, tables: tuple[Table, ...], context: ReadContext
+) -> dict[str, LookupTable]:
     """Read every lookup table of a JSON document in one pass over it.
 
     The tables may come before or after the record list in the file (COCO writers differ), so
     they are read in a pass of their own; the records are then streamed in a second pass.
     Each table's ``value`` expression is applied as elements arrive, so only what the mapping
-    uses is held.
+    uses is held, in memory or on disk (gtmerge/mapping/tables.py); the caller closes them.
     """
     if source.uri == "-":
         raise InputError(
             f"{source.name}: this mapping reads lookup tables first, which needs the input "
             "twice; save it to a file instead of piping it"
         )
-    loaded: dict[str, Any] = {t.name: GroupTable() if t.group else {} for t in tables}
-    with open_source(source, context.s3) as stream:
-        try:
-            for index, element in jsondoc.elements(stream, [table.path for table in tables]):
-                table = tables[index]
-                if isinstance(element, jsondoc.Bad):
-                    raise InputError(f"{source.name}: table {table.name}: {element.reason}")
-                _store(source, table, element, loaded[table.name])
-        except jsondoc.DocumentError as exc:
-            raise InputError(f"{source.name}: invalid JSON: {exc}") from exc
-    return loaded
+    share = context.tables.memory // len(tables)
+    loaded = [LookupTable(t.name, t.group, context.tables, share) for t in tables]
+    try:
+        with open_source(source, context.s3) as stream:
+            try:
+                for index, element in jsondoc.elements(stream, [t.path for t in tables]):
+                    table = tables[index]
+                    if isinstance(element, jsondoc.Bad):
+                        raise InputError(f"{source.name}: table {table.name}: {element.reason}")
+                    _store(source, table, element, loaded[index])
+            except jsondoc.DocumentError as exc:
+                raise InputError(f"{source.name}: invalid JSON: {exc}") from exc
+        for lookup in loaded:
+            lookup.finish()
+    except BaseException:
+        for lookup in loaded:
+            lookup.close()
+        raise
+    return {lookup.name: lookup for lookup in loaded}
 
 
-def _store(source: Source, table: Table, element: Any, into: Any) -> None:
+def _store(source: Source, table: Table, element: Any, into: LookupTable) -> None:
     try:
         key = table.key.search(element)
         value = element if table.value is None else table.value.search(element)
@@ -150,10 +161,10 @@ def _store(source: Source, table: Table, element: Any, into: Any) -> None:
             f"{source.name}: table {table.name}: an entry has no usable key "
             f"(expression: {table.key.text}): {quoted(element)}"
         )
-    if isinstance(into, GroupTable):
+    try:
         into.add(key, value)
-    else:
-        into[key] = value
+    except orjson.JSONEncodeError as exc:  # nested deeper than orjson writes
+        raise InputError(f"{source.name}: table {table.name}: {exc}") from exc
 
 
 #: Most cells one CSV row may have. A 16 MiB row of one-character cells would otherwise cost

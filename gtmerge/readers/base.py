@@ -59,6 +59,16 @@ def records_in(item: Item) -> int:
     return item.lines if isinstance(item, Skipped) else 1
 
 
+@dataclass(frozen=True)
+class TableSpace:
+    """Where the lookup tables of one source may live (gtmerge/mapping/tables.py): ``memory``
+    bytes in memory, shared by its tables, and beyond that files in ``directory`` (the run's
+    work directory; None: the system's temporary directory)."""
+
+    memory: int = 64 << 20
+    directory: str | None = None
+
+
 @dataclass
 class ReadContext:
     """What a reader may need besides its source."""
@@ -68,6 +78,7 @@ class ReadContext:
     on_bytes: Callable[[int], object] | None = None
     #: with verdicts applied, the ``--verifies`` names (see ``groundtruth.parse_line``)
     verifies: Mapping[str, str] | None = None
+    tables: TableSpace = field(default_factory=TableSpace)
 
 
 class Reader(Protocol):

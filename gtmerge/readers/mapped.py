@@ -28,6 +28,7 @@ from gtmerge.mapping.records import (
     source_date,
     split,
 )
+from gtmerge.mapping.tables import LookupTable
 from gtmerge.model import Box, BoxSet, ImageRecord, ImageSize, Label
 from gtmerge.readers.base import Item, Parsed, ReadContext, Rejection, Skipped, raw_text
 from gtmerge.rekognition import is_valid_creation_date
@@ -82,16 +83,21 @@ class MappedReader:
             load_tables(source, mapping.records.tables, context) if mapping.records.tables else {}
         )
         convert = _Converter(mapping, root or "", fallback_date, tables)
-        for line, value, raw in split(source, mapping.records, context):
-            if isinstance(value, Blank):
-                yield Skipped(line, value.lines)
-            elif isinstance(value, BadRecord):
-                yield Rejection(line, value.reason, self._raw(raw, value))
-            else:
-                try:
-                    yield Parsed(line, convert(value))
-                except RecordError as exc:
-                    yield Rejection(line, str(exc), self._raw(raw, value))
+        try:
+            for line, value, raw in split(source, mapping.records, context):
+                if isinstance(value, Blank):
+                    yield Skipped(line, value.lines)
+                elif isinstance(value, BadRecord):
+                    yield Rejection(line, value.reason, self._raw(raw, value))
+                else:
+                    try:
+                        yield Parsed(line, convert(value))
+                    except RecordError as exc:
+                        yield Rejection(line, str(exc), self._raw(raw, value))
+        finally:  # the tables' memory and files go with the read, not with the run
+            mapping.scope.names = {}
+            for table in tables.values():
+                table.close()
 
     def _raw(self, raw: Any, value: Any) -> str:
         if isinstance(raw, list):
@@ -192,7 +198,7 @@ class _Converter:
     """
 
     def __init__(
-        self, mapping: Mapping, root: str, fallback_date: str | None, tables: dict[str, Any]
+        self, mapping: Mapping, root: str, fallback_date: str | None, tables: dict[str, LookupTable]
     ) -> None:
         self.mapping = mapping
         self.root = root
