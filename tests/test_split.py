@@ -22,7 +22,7 @@ from splitdata import BUCKET, class_counts, image_line, long_tailed, multilabel_
 import gtmerge
 from gtmerge.cli import main
 from gtmerge.split.reach import nearest_reachable
-from gtmerge.split.stratify import TEST, stratify
+from gtmerge.split.stratify import TEST, TRAIN, stratify
 
 
 def keys(path: str | Path) -> list[str]:
@@ -90,6 +90,31 @@ def test_reruns_are_byte_identical_and_the_seed_matters(tmp_path):
         digests.append(hashlib.sha256(train.read_bytes() + b"|" + test.read_bytes()).digest())
     assert digests[0] == digests[1]
     assert digests[0] != digests[2]
+
+
+def test_a_class_on_one_image_is_trained_on_even_when_another_class_wants_its_image():
+    """Class 0 (one image) is placed first and takes image 0, with class 1, to training;
+    class 1 then wants its last image in test, but that image carries class 2, on it alone.
+    Class 2 stays in training, and class 1 goes without a test image."""
+    counts = [{0: 1, 1: 1}, {1: 1, 2: 1}]
+    sides = stratify(counts, [1, 1], [0, 1], 0.2, {})
+    assert sides == [TRAIN, TRAIN]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_small_long_tailed_sets_train_on_every_class_on_one_image(seed):
+    """100 images over 150 classes, about 35 of them on one image (the shape that sent some
+    to test before the rule was made to hold first)."""
+    images = long_tailed(100, 150, seed, exponent=1.1)
+    names = sorted({name for classes in images for name in classes})
+    counts = [{names.index(name): 1 for name in classes} for classes in images]
+    totals = Counter(label for item in counts for label in item)
+    sides = stratify(counts, [1] * len(images), list(range(len(images))), 0.2, {})
+    tested = {
+        label for item, side in zip(counts, sides, strict=True) if side == TEST for label in item
+    }
+    assert sum(n == 1 for n in totals.values()) > 30
+    assert [names[label] for label, n in totals.items() if n == 1 and label in tested] == []
 
 
 @settings(max_examples=4, deadline=None)

@@ -17,8 +17,10 @@ wants 3, which keeps classes of grouped data on target too. For one image the tw
 the same. Items with no class at all are placed last, by the overall demand alone.
 
 A class on two or more images wants at least one image on each side, so that rare classes are
-both trained on and tested; a class on one image wants it in training, as Rekognition needs
-every label to have a training image.
+both trained on and tested; a class on one image goes to training before anything else is
+placed (with the item that carries it), as Rekognition needs every label to have a training
+image: when that item holds the only image another class could have had in test, that class
+has none there, and the split says so.
 """
 
 from __future__ import annotations
@@ -69,6 +71,11 @@ def stratify(
 
     for item, side in sorted(placed.items()):
         place(item, side)
+    # Before any demand is met: a class placed earlier can leave its last item, which may also
+    # carry a class on one image, to the test side, and that class would have no training image.
+    for item, item_counts in enumerate(counts):
+        if sides[item] == -1 and any(totals[label] == 1 for label in item_counts):
+            place(item, TRAIN)
     carriers: dict[int, list[int]] = {label: [] for label in totals}
     order = sorted(range(len(counts)), key=lambda i: (ties[i], i))
     for item in sorted(order, key=lambda i: -sizes[i]):  # stable: by hash within a size
