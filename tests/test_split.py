@@ -22,6 +22,8 @@ from splitdata import BUCKET, class_counts, image_line, long_tailed, multilabel_
 import gtmerge
 from gtmerge.cli import main
 from gtmerge.split.reach import nearest_reachable
+from gtmerge.split.rebalance import rebalance
+from gtmerge.split.refine import refine
 from gtmerge.split.stratify import TEST, TRAIN, stratify
 
 
@@ -90,6 +92,47 @@ def test_reruns_are_byte_identical_and_the_seed_matters(tmp_path):
         digests.append(hashlib.sha256(train.read_bytes() + b"|" + test.read_bytes()).digest())
     assert digests[0] == digests[1]
     assert digests[0] != digests[2]
+
+
+def videos(count: int, seed: int) -> tuple[list[dict[int, int]], list[int]]:
+    """Label counts and sizes of ``count`` videos of 1 to 16 frames: each frame has one of 31
+    long-tailed classes, half of them also one of 3 common ones."""
+    rng = random.Random(seed)
+    counts, sizes = [], []
+    for _ in range(count):
+        frames = rng.choice([1, 1, 1, 2, 3, 5, 7, 9, 10, 12, 16])
+        video: Counter[int] = Counter()
+        for _ in range(frames):
+            video[min(int(rng.paretovariate(1.0)), 30)] += 1
+            if rng.random() < 0.5:
+                video[30 + rng.randrange(3)] += 1
+        counts.append(dict(video))
+        sizes.append(frames)
+    return counts, sizes
+
+
+@pytest.mark.parametrize("seed", [12, 171])
+def test_grouped_split_moves_several_videos_at_once_to_reach_a_class_tolerance(seed):
+    """60 videos where some class can reach its tolerance only by moving three or more videos
+    together (each move or swap alone pushes it or another class further off): every class on
+    5 or more images ends within it."""
+    counts, sizes = videos(60, seed)
+    ties = list(range(len(counts)))
+    sides = stratify(counts, sizes, ties, 0.2, {})
+    refine(counts, sides, sizes, ties, 0.2, {})
+    rebalance(counts, sides, sizes, ties, 0.2, {})
+    totals: Counter[int] = Counter()
+    tested: Counter[int] = Counter()
+    for video, side in zip(counts, sides, strict=True):
+        totals.update(video)
+        if side == TEST:
+            tested.update(video)
+    off = {
+        c: (tested[c], n)
+        for c, n in totals.items()
+        if n >= 5 and not within_target(n, tested[c], 0.2)
+    }
+    assert off == {}
 
 
 def test_a_class_on_one_image_is_trained_on_even_when_another_class_wants_its_image():

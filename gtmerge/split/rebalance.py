@@ -7,7 +7,8 @@ outside their tolerance (:func:`~gtmerge.split.stratify.tolerance`), worst first
 it tries moving one group that carries the class across, swapping such a group with one
 from the other side, and exchanging two groups of one side for one of the other, and takes
 the change that lowers the cost the most (failing that, a change that fixes the class
-followed by one that gives back the class it pushed off: see ``step``). With r a class's
+followed by one that gives back the class it pushed off, then several of its groups moved at
+once: see ``step`` and ``repack``). With r a class's
 deviation divided by its tolerance, the cost is the sum over classes, and over the test image
 count as one more class, of
 
@@ -38,6 +39,9 @@ _PASSES = 4
 _STEPS_PER_CLASS = 20
 _CHAINS = 4
 _TRIPLES = 8
+_REPACK = 8
+_REPACK_MOST = 6
+_FOLLOW_UPS = 4
 _MIN_GAIN = 1e-9
 _FORBIDDEN = float("inf")
 _OUTSIDE = 10
@@ -238,6 +242,47 @@ def rebalance(
                 flip(follow[0][1])
                 return True
             flip(moved)
+        return repack(label)
+
+    def repack(label: int) -> bool:
+        """Move three to _REPACK_MOST of the class's groups at once, when that brings it
+        within its tolerance: 16 test images in groups of 9 and 7, where the target is 13,
+        need the 7 back and three groups of 1 across (no single move, swap or triple reaches
+        12 to 14). Candidates: the _REPACK groups on each side whose moves disturb the other
+        classes least. Such a move usually pushes other classes off, so each of the _CHAINS
+        cheapest is followed by up to _FOLLOW_UPS changes for the classes it pushed off, and
+        kept if the cost of all of them together is lower."""
+        pool = [
+            *best(carriers[label], TEST, label)[:_REPACK],
+            *best(carriers[label], TRAIN, label)[:_REPACK],
+        ]
+        gains = {item: counts[item][label] * (-1 if sides[item] == TEST else 1) for item in pool}
+        within = [
+            (balance.cost(*change_of(moved)), moved)
+            for size in range(2, _REPACK_MOST + 1)
+            for moved in itertools.combinations(pool, size)
+            if balance.within(label, sum(gains[item] for item in moved))
+        ]
+        within.sort(key=lambda option: option[0])  # stable: ties in candidate order
+        for cost, moved in within[:_CHAINS]:
+            if cost == _FORBIDDEN:
+                break
+            done = [moved]
+            flip(moved)
+            for _ in range(_FOLLOW_UPS):
+                if cost < -_MIN_GAIN:
+                    return True
+                pushed = [lb for lb in balance.off() if lb != label]
+                follow = options(pushed[0]) if pushed else []
+                if not follow:
+                    break
+                cost += follow[0][0]
+                done.append(follow[0][1])
+                flip(follow[0][1])
+            if cost < -_MIN_GAIN:
+                return True
+            for undone in reversed(done):
+                flip(undone)
         return False
 
     budget = _STEPS_PER_CLASS * len(balance.totals)
