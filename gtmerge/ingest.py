@@ -50,8 +50,6 @@ def account(item: Item, stats: InputStats, file_rejection: FileRejection) -> Ima
     return its image when it has one for the merge."""
     if isinstance(item, Parsed):
         stats.parsed += 1
-        if item.image.verdicts:
-            stats.count_verdicts(item.image.verdicts)
         for dropped in item.dropped:
             file_rejection(dropped)
             stats.count_rejection(dropped)

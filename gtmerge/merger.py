@@ -105,6 +105,7 @@ class ImageMerger:
         if self.held is None:
             stats.left_out_oversized(self.key)
             return Outcome(self.key, None, [], False)
+        stats.count_verdicts(self.verdicts)
         answers = Answers(
             self.key,
             list(self.labels.values()),

@@ -14,7 +14,7 @@ from typing import Any
 
 from gtmerge.consolidate.config import Consolidation
 from gtmerge.consolidate.stats import ConsolidationStats, consolidation_summary
-from gtmerge.model import ImageRecord, Verdict
+from gtmerge.model import ImageRecord
 from gtmerge.readers.base import Rejection
 
 _LINES_SHOWN = 10
@@ -35,8 +35,6 @@ class InputStats:
     skipped: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
     dropped_attributes: Counter[str] = field(default_factory=Counter)
-    #: (job name, verdict) → how many records gave it
-    verdicts: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     def add(self, other: InputStats) -> None:
         """Fold in the stats of another part of the same input."""
@@ -46,10 +44,6 @@ class InputStats:
         self.skipped += other.skipped
         self.rejected.update(other.rejected)
         self.dropped_attributes.update(other.dropped_attributes)
-        self.verdicts.update(other.verdicts)
-
-    def count_verdicts(self, verdicts: tuple[Verdict, ...]) -> None:
-        self.verdicts.update((v.job_name or "(no job name)", v.verdict) for v in verdicts)
 
     def count_rejection(self, rejection: Rejection) -> None:
         target = self.dropped_attributes if rejection.attribute else self.rejected
@@ -117,11 +111,8 @@ class Report:
             name: sum(entry[name] for entry in inputs)
             for name in ("lines", "used", "duplicates", "rejected", "skipped", "dropped_attributes")
         }
-        verdicts: Counter[tuple[str, str]] = Counter()
-        for stats in self.inputs:
-            verdicts.update(stats.verdicts)
         verification: dict[str, dict[str, int]] = {}
-        for (job, answer), count in sorted(verdicts.items()):
+        for (job, answer), count in sorted(self.consolidation.verdicts.items()):
             verification.setdefault(job, {})[answer] = count
         written = self.written
         return {

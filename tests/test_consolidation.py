@@ -456,3 +456,36 @@ def test_an_image_with_too_many_answers_is_left_out_in_bounded_memory(
     assert document["consolidation"]["images_over_answer_limit"] == 1
     entry = document["inputs"][0]
     assert (entry["lines"], entry["used"], entry["duplicates"]) == (9, 9, 0)
+
+
+@pytest.mark.parametrize("verdicts", ["apply", "count"])
+def test_a_verdict_that_chained_jobs_copied_is_counted_once(
+    tmp_path: Path, verdicts: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The verification job's output and two jobs chained on it carry the same verdict
+    (attribute, job, date): one verdict per image, as for every other answer."""
+    original = boxes("boxes", [("cat", 10, 10, 50, 50)], job="boxes", date=D1)
+    bad = verification("boxes-check", "bad", job="check", date=D2)
+    good = verification("boxes-check", "good", job="check", date=D2)
+    later = species("species", "deer", D3)
+    source = tmp_path / "chained.manifest"
+    source.write_text(
+        manifest(
+            line("a.jpg", original, bad),
+            line("b.jpg", original, good),
+            line("a.jpg", original, bad, later),
+            line("b.jpg", original, good, later),
+            line("b.jpg", original, good, species("species-2", "elk", D3, "species-2")),
+        )
+    )
+    report = tmp_path / "r.json"
+    code = main([
+        "merge", str(source), "-o", str(tmp_path / "o.manifest"), "--report", str(report),
+        "--verdicts", verdicts,
+    ])  # fmt: skip
+    assert code == 0
+    assert json.loads(report.read_text())["verification_verdicts"] == {
+        "check": {"bad": 1, "good": 1}
+    }
+    mode = "applied" if verdicts == "apply" else "counted, not written"
+    assert f"verification check: bad 1, good 1 ({mode})" in capsys.readouterr().err

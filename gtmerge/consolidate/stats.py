@@ -7,10 +7,12 @@ the counts together, so the report is the same whatever the partitioning.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from gtmerge.consolidate.config import Consolidation
+from gtmerge.model import Verdict
 
 #: oversized images named in the warnings
 _KEYS_SHOWN = 10
@@ -73,6 +75,9 @@ class ConsolidationStats:
     attributes: set[str] = field(default_factory=set)
     verification_attributes: set[str] = field(default_factory=set)
     classes: set[str] = field(default_factory=set)
+    #: (job name, verdict) → images it was given to; a verdict that chained jobs copied
+    #: (the same attribute, job and date on one image) is counted once
+    verdicts: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     def question(self, name: str) -> QuestionStats:
         stats = self.questions.get(name)
@@ -87,6 +92,16 @@ class ConsolidationStats:
         if answers == 1:
             stats.one_answer += 1
 
+    def count_verdicts(self, verdicts: Iterable[Verdict]) -> None:
+        """Count the verdicts given to one image (its copies already merged by answer; the
+        target, which the line they were read from decides, is not part of a verdict's
+        identity)."""
+        given = {
+            (v.job_name or "(no job name)", v.attribute, v.creation_date, v.verdict)
+            for v in verdicts
+        }
+        self.verdicts.update((job, verdict) for job, _, _, verdict in given)
+
     def left_out_oversized(self, key: str) -> None:
         self.oversized += 1
         if len(self.oversized_keys) < _KEYS_SHOWN:
@@ -98,6 +113,7 @@ class ConsolidationStats:
         self.labels_dropped.update(other.labels_dropped)
         self.boxes_dropped.update(other.boxes_dropped)
         self.rejected_images += other.rejected_images
+        self.verdicts.update(other.verdicts)
         self.images_dropped += other.images_dropped
         self.oversized += other.oversized
         room = _KEYS_SHOWN - len(self.oversized_keys)
