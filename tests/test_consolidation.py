@@ -411,7 +411,7 @@ def test_box_objects_drawn_by_half_the_answers_are_reported_as_ties(tmp_path: Pa
     consolidation = json.loads(report.read_text())["consolidation"]
     assert consolidation["boxes_dropped_by_reason"] == {"vote: tie": 2}
     assert json.loads(conflicts.read_text())["decision"]["reason"] == (
-        "IoU 0.5: 0 objects drawn by 2 of 2 answers, ties: dropped"
+        "IoU 0.5: kept 0 of 2 objects, a quorum is 2 of 2 answers, ties: dropped"
     )
 
 

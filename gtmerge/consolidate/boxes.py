@@ -141,9 +141,10 @@ def vote(box_sets: Sequence[BoxSet], config: Consolidation) -> BoxVote:
     required = config.required_votes(count)
     deciding = 0 if config.tie == "first" else latest([b.answer for b in box_sets])
     kept: list[Box] = []
-    dropped = tied = 0
+    dropped = tied = objects = 0
     ties = False
     for candidate in match(box_sets, config.iou):
+        objects += 1
         votes = len(candidate.members)
         tie = config.quorum is None and 2 * votes == count
         drawn_by_deciding = any(index == deciding for index, _ in candidate.members)
@@ -153,7 +154,10 @@ def vote(box_sets: Sequence[BoxSet], config: Consolidation) -> BoxVote:
         else:
             dropped += votes
             tied += votes if tie else 0
-    reason = f"IoU {config.iou}: {len(kept)} objects drawn by {required} of {count} answers"
+    reason = (
+        f"IoU {config.iou}: kept {len(kept)} of {objects} objects, "
+        f"a quorum is {required} of {count} answers"
+    )
     if ties:
         reason += f", ties: {tie_reason(config.tie)}"
     if not kept:
