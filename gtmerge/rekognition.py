@@ -18,6 +18,8 @@ DEFAULT_MAX_LINES = 250_000
 MAX_LABELS_PER_MANIFEST = 250
 MAX_LABELS_PER_IMAGE = 50
 MAX_BOXES_PER_IMAGE = 50
+#: a quota with no error code (the quotas page, testing section): gtmerge warns, never refuses
+MAX_TEST_IMAGES_PER_LABEL = 1000
 MAX_LABEL_NAME_CHARS = 256
 MIN_BOX_PIXELS = 1.0
 SCALED_MAX_SIDE = 1280

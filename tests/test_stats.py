@@ -243,3 +243,32 @@ def test_merge_html_writes_the_page_of_the_run(tmp_path, capsys):
     assert capsys.readouterr().err.endswith(
         "gtmerge merge: --html needs -o to name a file or an S3 object, not -\n"
     )
+
+
+def test_page_warns_of_a_class_over_the_test_quota_and_keeps_its_captions_apart(tmp_path):
+    """1,001 test images of one class: over Rekognition's quota of 1,000 per label, which has
+    no error code. The page names it, and marks the quota with a caption of its own row (not
+    over the caption of the 1-training-image mark to its left)."""
+    train = [image_line(f"t{n}.jpg", ["cat", "dog"]) for n in range(8000)]
+    test = [image_line(f"e{n}.jpg", ["cat"]) for n in range(1001)] + [image_line("d.jpg", ["dog"])]
+    page = tmp_path / "page.html"
+    gtmerge.stats(
+        write(tmp_path / "train.manifest", train),
+        test=write(tmp_path / "test.manifest", test),
+        html=str(page),
+    )
+    text = page.read_text()
+    assert "Rekognition accepts this, with warnings" in text
+    assert (
+        html.escape(
+            "class 'cat' has 1,001 test images; Rekognition's quotas allow at most 1,000 per label"
+        )
+        in text
+    )
+    captions = dict(
+        (html.unescape(caption), int(y))
+        for y, caption in re.findall(r'y="(\d+)" font-size="11" fill="#b3261e">([^<]+)<', text)
+    )
+    assert (
+        captions["≥ 1 training image per class"] - captions["≤ 1,000 test images per class"] == 14
+    )

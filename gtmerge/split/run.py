@@ -11,6 +11,7 @@ import orjson
 from gtmerge.destination import check_writable, open_destination, same_target
 from gtmerge.errors import MergeError
 from gtmerge.keys import bucket_of
+from gtmerge.rekognition import MAX_TEST_IMAGES_PER_LABEL
 from gtmerge.report import count_lines
 from gtmerge.s3 import S3
 from gtmerge.sources import InputError, expand
@@ -35,7 +36,6 @@ MIN_TARGETED_IMAGES = 5
 #: Group sizes a warning lists, largest first.
 _SIZES_SHOWN = 6
 #: Rekognition's most test images per label (formats.md §3.2).
-MAX_TEST_IMAGES_PER_LABEL = 1000
 _FINDINGS_KEPT = 100
 
 

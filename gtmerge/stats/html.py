@@ -13,7 +13,11 @@ from html import escape
 from typing import Any
 
 from gtmerge import __version__
-from gtmerge.rekognition import MIN_CLASSIFICATION_LABELS, MIN_DETECTION_LABELS
+from gtmerge.rekognition import (
+    MAX_TEST_IMAGES_PER_LABEL,
+    MIN_CLASSIFICATION_LABELS,
+    MIN_DETECTION_LABELS,
+)
 from gtmerge.report import count_lines
 from gtmerge.stats.collect import SIZE_BINS, DatasetStats, SideStats, size_bin_name
 from gtmerge.stats.reportpage import merge_sections
@@ -21,7 +25,6 @@ from gtmerge.stats.svg import Mark, Row, Series, hbars, legend, vbars
 from gtmerge.validate import Finding
 
 TRAIN_COLOR, TEST_COLOR = "#2f6db3", "#e8912d"
-_MAX_TEST_IMAGES_PER_LABEL = 1000
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:24px auto;max-width:1080px;color:#222}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 6px}
@@ -99,6 +102,17 @@ def _verdict(stats: DatasetStats) -> str:
                 items.append((finding.is_warning, f"{side.dataset}: {_finding(finding, count)}"))
     for finding in stats.pair_findings:
         items.append((finding.is_warning, f"training and test: {_finding(finding, 1)}"))
+    if len(stats.sides) == 2:
+        crowded = stats.sides[1].class_images
+        items.extend(
+            (
+                True,
+                f"{stats.sides[1].dataset}: class {name!r} has {crowded[name]:,} test images; "
+                f"Rekognition's quotas allow at most {MAX_TEST_IMAGES_PER_LABEL:,} per label",
+            )
+            for name in sorted(crowded, key=lambda name: (-crowded[name], name))
+            if crowded[name] > MAX_TEST_IMAGES_PER_LABEL
+        )
     if not items:
         return '<div class="ok">✔ Rekognition: every rule is met.</div>'
     errors = sum(1 for warning, _ in items if not warning)
@@ -136,9 +150,9 @@ def _class_chart(stats: DatasetStats, series: list[Series]) -> str:
     marks = [Mark(1, "≥ 1 training image per class")]
     if (
         len(sides) == 2
-        and max(sides[1].class_images.values(), default=0) > _MAX_TEST_IMAGES_PER_LABEL
+        and max(sides[1].class_images.values(), default=0) > MAX_TEST_IMAGES_PER_LABEL
     ):
-        marks.append(Mark(_MAX_TEST_IMAGES_PER_LABEL, "≤ 1,000 test images per class"))
+        marks.append(Mark(MAX_TEST_IMAGES_PER_LABEL, "≤ 1,000 test images per class"))
     use_case = sides[0].use_case
     minimum = (
         MIN_DETECTION_LABELS if use_case == "OBJECT_LOCALIZATION" else MIN_CLASSIFICATION_LABELS
@@ -146,7 +160,8 @@ def _class_chart(stats: DatasetStats, series: list[Series]) -> str:
     return (
         f"<h2>Images per class ({len(names)} classes)</h2>"
         f'<p class="note">Largest first. Rekognition needs at least one training image per '
-        f"class, at least {minimum} classes per dataset and at most 250, and at least half of "
+        f"class, at least {minimum} {'class' if minimum == 1 else 'classes'} per dataset and at "
+        "most 250, and at least half of "
         "the training classes also in test; classes marked ⚠ miss a side.</p>"
         + legend(series)
         + hbars(rows, series, marks, notes="in test" if len(sides) == 2 else "")
@@ -214,4 +229,4 @@ def _by_size(counters: list[Any]) -> list[str]:
 
 
 def _share(count: int, total: int) -> float:
-    return round(100 * count / total, 1) if total else 0.0
+    return 100 * count / total if total else 0.0

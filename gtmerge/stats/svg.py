@@ -11,6 +11,9 @@ WIDTH = 1040
 _LABEL_WIDTH = 220
 _VALUE_ROOM = 90
 _FONT = 'font-family="system-ui, sans-serif" font-size="12"'
+#: a row of mark captions, and the width of one of their characters (font size 11, wide)
+_CAPTION_ROW = 14
+_CAPTION_CHAR = 6.5
 
 
 @dataclass(frozen=True)
@@ -57,13 +60,15 @@ def hbars(
     also a 0), each row's note at the right edge under the heading ``notes``."""
     bar, gap = 8, 6
     row_height = max(bar * len(series) + gap, 18)
-    top = 22
-    height = top + row_height * len(rows) + 8
     plot = WIDTH - _LABEL_WIDTH - _VALUE_ROOM
     largest = _axis_end(max([1.0, *(v for row in rows for v in row.values)]))
 
     def x(value: float) -> float:
         return _LABEL_WIDTH + plot * value / largest
+
+    captions = _caption_rows([mark for mark in marks if mark.value <= largest], x)
+    top = 22 + _CAPTION_ROW * max([0, *(level for _, level in captions)])
+    height = top + row_height * len(rows) + 8
 
     parts = [_axis_ticks(largest, x, top, height)]
     for index, row in enumerate(rows):
@@ -103,16 +108,30 @@ def hbars(
             f'<text x="{WIDTH - 4}" y="{top - 8}" text-anchor="end" font-size="11" '
             f'fill="#555">{escape(notes)}</text>'
         )
-    for mark in marks:
-        if mark.value > largest:
-            continue
+    for mark, level in captions:
         parts.append(
-            f'<line x1="{x(mark.value):.1f}" x2="{x(mark.value):.1f}" y1="{top - 4}" '
-            f'y2="{height - 6}" stroke="#b3261e" stroke-dasharray="4 3"/>'
-            f'<text x="{x(mark.value) + 4:.1f}" y="{top - 8}" font-size="11" fill="#b3261e">'
+            f'<line x1="{x(mark.value):.1f}" x2="{x(mark.value):.1f}" '
+            f'y1="{top - 4 - _CAPTION_ROW * level}" y2="{height - 6}" stroke="#b3261e" '
+            f'stroke-dasharray="4 3"/><text x="{x(mark.value) + 4:.1f}" '
+            f'y="{top - 8 - _CAPTION_ROW * level}" font-size="11" fill="#b3261e">'
             f"{escape(mark.caption)}</text>"
         )
     return _svg(height, parts)
+
+
+def _caption_rows(marks: Sequence[Mark], x: Callable[[float], float]) -> list[tuple[Mark, int]]:
+    """Each mark with the row of its caption above the bars (0: the lowest): a caption that
+    would run into one to its left goes up a row."""
+    ends: list[float] = []  # per row, where its last caption ends
+    placed = []
+    for mark in sorted(marks, key=lambda mark: mark.value):
+        start = x(mark.value) + 4
+        row = next((i for i, end in enumerate(ends) if start > end + 8), len(ends))
+        if row == len(ends):
+            ends.append(0.0)
+        ends[row] = start + _CAPTION_CHAR * len(mark.caption)
+        placed.append((mark, row))
+    return placed
 
 
 def vbars(columns: Sequence[Row], series: Sequence[Series], unit: str = "") -> str:
@@ -203,6 +222,8 @@ def _short(label: str, limit: int = 30) -> str:
 
 
 def _number(value: float) -> str:
+    if 0 < value < 0.05:  # a share that would print as 0 but is not
+        return "< 0.1"
     if value == int(value):
         return f"{int(value):,}"
     return f"{value:,.1f}"
