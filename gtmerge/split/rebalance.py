@@ -245,7 +245,7 @@ def rebalance(
         return repack(label)
 
     def repack(label: int) -> bool:
-        """Move three to _REPACK_MOST of the class's groups at once, when that brings it
+        """Move two to _REPACK_MOST of the class's groups at once, when that brings it
         within its tolerance: 16 test images in groups of 9 and 7, where the target is 13,
         need the 7 back and three groups of 1 across (no single move, swap or triple reaches
         12 to 14). Candidates: the _REPACK groups on each side whose moves disturb the other
