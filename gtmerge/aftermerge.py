@@ -19,6 +19,7 @@ from gtmerge.report import Report
 from gtmerge.s3 import S3
 from gtmerge.sources import InputError, Source
 from gtmerge.split import SplitResult, check_split_options, split
+from gtmerge.split.read import grouper
 from gtmerge.stats import stats
 
 
@@ -40,12 +41,23 @@ class MergeSplitReport(Report):
 
 
 @dataclass(frozen=True)
+class SplitOptions:
+    """How ``merge --split`` splits: the options of :func:`gtmerge.split.split`."""
+
+    method: str = "stratified"
+    seed: int = 0
+    keep: str | None = None
+    keep_training: str | None = None
+    group: str | None = None
+    group_path: str | None = None
+
+
+@dataclass(frozen=True)
 class AfterMerge:
     output: str
     fraction: float | None
     test_output: str | None
-    method: str
-    seed: int
+    options: SplitOptions
     html: str | None
 
     def check(self, sources: list[Source], targets: list[str], s3: S3) -> None:
@@ -53,7 +65,8 @@ class AfterMerge:
         if (self.fraction is None) != (self.test_output is None):
             raise MergeError("--split and --test-output go together")
         if self.fraction is not None:
-            check_split_options(self.fraction, self.method)
+            check_split_options(self.fraction, self.options.method)
+            grouper(self.options.group, self.options.group_path)  # a bad pattern fails here
             if self.output == "-":
                 raise MergeError("--split needs -o to name a file or an S3 object, not -")
         if self.html and self.output == "-":
@@ -85,8 +98,12 @@ class AfterMerge:
             self.output,
             self.test_output,
             fraction=self.fraction,
-            method=self.method,
-            seed=self.seed,
+            method=self.options.method,
+            seed=self.options.seed,
+            keep=self.options.keep,
+            keep_training=self.options.keep_training,
+            group=self.options.group,
+            group_path=self.options.group_path,
             s3=s3,
             tmp_dir=workdir,
         )

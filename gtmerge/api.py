@@ -21,7 +21,7 @@ import orjson
 from tqdm import tqdm
 
 from gtmerge import interrupts
-from gtmerge.aftermerge import AfterMerge
+from gtmerge.aftermerge import AfterMerge, SplitOptions
 from gtmerge.consolidate import OptionError, consolidation
 from gtmerge.consolidate.config import (
     DEFAULT_IOU,
@@ -116,6 +116,10 @@ def merge(
     test_output: str | None = None,
     split_method: str = "stratified",
     seed: int = 0,
+    split_keep: str | None = None,
+    split_keep_training: str | None = None,
+    split_group: str | None = None,
+    split_group_path: str | None = None,
     html: str | None = None,
 ) -> Report:
     """Merge every input into one Rekognition manifest at ``output``; return the report.
@@ -132,7 +136,9 @@ def merge(
     Truth input manifest.
 
     ``split`` sends that fraction of the images to ``test_output`` and the rest to ``output``
-    (see :func:`gtmerge.split.split`; ``split_method``, ``seed``); ``html`` writes the page of
+    (see :func:`gtmerge.split.split`, whose ``method``, ``seed``, ``keep``, ``keep_training``,
+    ``group`` and ``group_path`` are ``split_method``, ``seed`` and ``split_*`` here);
+    ``html`` writes the page of
     :func:`gtmerge.stats.stats` for the outputs and this run (:mod:`gtmerge.aftermerge`).
     """
     fmt = _manifest_format(attribute, box_attribute)
@@ -158,7 +164,15 @@ def merge(
     settings = S3Settings(endpoint_url, sse, sse_kms_key_id, expected_bucket_owner)
     s3 = S3(settings)
     sources = _expand_all(inputs, mapping, s3)
-    after = AfterMerge(output, split, test_output, split_method, seed, html)
+    after = AfterMerge(
+        output,
+        split,
+        test_output,
+        SplitOptions(
+            split_method, seed, split_keep, split_keep_training, split_group, split_group_path
+        ),
+        html,
+    )
     after.check(sources, [t for t in (output, report, rejects, conflicts, relabel) if t], s3)
     result = after.report(output, rules)
     verifies_ = rules.verifies if rules.applies_verdicts else None

@@ -459,6 +459,39 @@ def test_merge_split_and_html_in_one_run(tmp_path, capsys):
     assert "Images per class (10 classes)" in page.read_text()
 
 
+def test_merge_split_keeps_groups_and_earlier_splits_as_split_does(tmp_path):
+    """``merge --split`` takes split's --group and --keep: near-copies share a side, and a
+    rerun over more images keeps every earlier image where it was."""
+    scenes = scene_lines(150, seed=7)
+    source = write(tmp_path / "scenes.manifest", scenes)
+    first = [tmp_path / "1.train", tmp_path / "1.test"]
+    grouped = ["--group", r"scene-\d+/"]
+    command = ["merge", source, "-o", str(first[0]), "--split", "0.2"]
+    assert main([*command, "--test-output", str(first[1]), *grouped]) == 0
+    assert main(["validate", str(first[0]), "--test", str(first[1])]) == 0
+
+    def scene_names(path: Path) -> set[str]:
+        return {key.split("/")[-2] for key in keys(path)}
+
+    assert not scene_names(first[0]) & scene_names(first[1])
+    added = [line.replace(b"/scene-", b"/scene-9000") for line in scene_lines(40, seed=8)]
+    grown = write(tmp_path / "grown.manifest", scenes + added)
+    second = [tmp_path / "2.train", tmp_path / "2.test"]
+    command = ["merge", grown, "-o", str(second[0]), "--split", "0.2", *grouped]
+    kept = ["--keep", str(first[1]), "--keep-training", str(first[0])]
+    assert main([*command, "--test-output", str(second[1]), *kept]) == 0
+    assert set(keys(first[0])) <= set(keys(second[0]))
+    assert set(keys(first[1])) <= set(keys(second[1]))
+
+
+def test_merge_split_refuses_a_bad_group_pattern_before_merging(tmp_path, capsys):
+    out, test = tmp_path / "o.manifest", tmp_path / "t.manifest"
+    args = ["merge", "examples/species/manifests/output/output.manifest", "-o", str(out)]
+    assert main([*args, "--split", "0.2", "--test-output", str(test), "--group", "(("]) == 2
+    assert capsys.readouterr().err.startswith("gtmerge merge: --group '((': not a regular")
+    assert not out.exists() and not test.exists()
+
+
 def test_merge_split_needs_its_test_output(tmp_path, capsys):
     out = tmp_path / "o.manifest"
     assert (

@@ -175,6 +175,10 @@ def run(args: argparse.Namespace) -> int:
             test_output=args.test_output,
             split_method=args.method,
             seed=args.seed,
+            split_keep=args.keep,
+            split_keep_training=args.keep_training,
+            split_group=args.group,
+            split_group_path=args.group_path,
             html=args.html,
         )
     except MergeError as exc:

@@ -57,6 +57,26 @@ def add_split_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup)
         help="stratified: every class in close to the fraction on each side (default); "
         "hash: an image goes to test when its salted hash falls under the fraction",
     )
+    parser.add_argument(
+        "--keep", metavar="TEST_MANIFEST", help="earlier test manifest: its images stay in test"
+    )
+    parser.add_argument(
+        "--keep-training",
+        metavar="TRAIN_MANIFEST",
+        help="earlier training manifest: its images stay in training",
+    )
+    grouping = parser.add_mutually_exclusive_group()
+    grouping.add_argument(
+        "--group",
+        metavar="REGEX",
+        help="images whose keys give the same match (its first capture group if it has "
+        "one) go to the same side",
+    )
+    grouping.add_argument(
+        "--group-path",
+        metavar="JMESPATH",
+        help="images whose lines give the same value for this JMESPath go to the same side",
+    )
 
 
 def add_split_arguments(parser: argparse.ArgumentParser) -> None:
@@ -98,26 +118,6 @@ def add_parser(commands: Any) -> None:
         help="share of the images that go to test, between 0 and 1 (default %(default)s)",
     )
     add_split_options(parser)
-    parser.add_argument(
-        "--keep", metavar="TEST_MANIFEST", help="earlier test manifest: its images stay in test"
-    )
-    parser.add_argument(
-        "--keep-training",
-        metavar="TRAIN_MANIFEST",
-        help="earlier training manifest: its images stay in training",
-    )
-    grouping = parser.add_mutually_exclusive_group()
-    grouping.add_argument(
-        "--group",
-        metavar="REGEX",
-        help="images whose keys give the same match (its first capture group if it has "
-        "one) go to the same side",
-    )
-    grouping.add_argument(
-        "--group-path",
-        metavar="JMESPATH",
-        help="images whose lines give the same value for this JMESPath go to the same side",
-    )
     parser.add_argument("--report", metavar="FILE", help="write the split's JSON report here")
     parser.add_argument(
         "--tmp-dir", metavar="DIR", help="where a copy of a remote or compressed input goes"
