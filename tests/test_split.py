@@ -135,6 +135,28 @@ def test_grouped_split_moves_several_videos_at_once_to_reach_a_class_tolerance(s
     assert off == {}
 
 
+def test_rebalance_replaces_a_large_group_by_as_many_small_ones_as_it_takes():
+    """80 images, 11 in test (groups of 10 and 1) against 8 ± 1.6 at 0.1: the 10 must leave
+    and six or more groups of one take its place, more groups than any combination tried."""
+    groups = [1] * 15 + [10, 11, 13, 14, 17]
+    counts = [{0: n} for n in groups]
+    sides = [TRAIN] * len(groups)
+    sides[0] = sides[15] = TEST
+    rebalance(counts, sides, groups, list(range(len(groups))), 0.1, {})
+    assert within_target(80, sum(n for n, s in zip(groups, sides, strict=True) if s == TEST), 0.1)
+
+
+def test_a_class_whose_groups_allow_only_none_in_test_within_its_tolerance_gets_none():
+    """5 images in groups of 3 and 2 at 0.1: the share is 0.5 ± 1, which 0 meets and 2 (the
+    least with an image in test) does not; the tolerance wins over an image on each side."""
+    counts = [{0: 3}, {0: 2}, {1: 5}, {1: 5}, *([{1: 1}] * 40)]
+    sizes = [3, 2, 5, 5, *([1] * 40)]
+    sides = stratify(counts, sizes, list(range(len(counts))), 0.1, {})
+    refine(counts, sides, sizes, list(range(len(counts))), 0.1, {})
+    rebalance(counts, sides, sizes, list(range(len(counts))), 0.1, {})
+    assert sides[:2] == [TRAIN, TRAIN]
+
+
 def test_a_class_on_one_image_is_trained_on_even_when_another_class_wants_its_image():
     """Class 0 (one image) is placed first and takes image 0, with class 1, to training;
     class 1 then wants its last image in test, but that image carries class 2, on it alone.

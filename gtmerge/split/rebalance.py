@@ -8,7 +8,9 @@ it tries moving one group that carries the class across, swapping such a group w
 from the other side, and exchanging two groups of one side for one of the other, and takes
 the change that lowers the cost the most (failing that, a change that fixes the class
 followed by one that gives back the class it pushed off, then several of its groups moved at
-once: see ``step`` and ``repack``). With r a class's
+once: see ``step`` and ``repack``). A class whose groups allow no test count of one or more
+within its tolerance, while none is within it, aims at none (the tolerance, which the issue
+sets, wins over an image on each side). With r a class's
 deviation divided by its tolerance, the cost is the sum over classes, and over the test image
 count as one more class, of
 
@@ -90,12 +92,24 @@ class _Balance:
                 else:
                     free.setdefault(label, []).append(n)
         self.target: dict[int, float] = {}
+        #: classes that may have no test image: their groups allow no count of one or more
+        #: within their tolerance, and none is within it
+        self.may_leave_test: set[int] = set()
         for label, total in self.totals.items():
             target = class_targets(total, fraction)[TEST]
-            reachable = nearest_reachable(
-                fixed.get(label, 0), free.get(label, []), target, int(needs(total, TEST)), total - 1
-            )
-            if reachable is not None and abs(reachable - target) > tolerance(total):
+            in_test, groups = fixed.get(label, 0), free.get(label, [])
+            least = int(needs(total, TEST))
+            reachable = nearest_reachable(in_test, groups, target, least, total - 1)
+            share, spread = fraction * total, tolerance(total)
+            if (
+                least
+                and not in_test
+                and share <= spread
+                and (reachable is None or abs(reachable - share) > spread)
+            ):
+                target = 0.0
+                self.may_leave_test.add(label)
+            elif reachable is not None and abs(reachable - target) > spread:
                 target = reachable
             self.target[label] = target
         self.scale = {label: tolerance(n) ** -2 for label, n in self.totals.items()}
@@ -129,9 +143,9 @@ class _Balance:
             before = self.tested[label]
             after = before + n
             all_images = self.totals[label]
-            if (after < 1 <= before and needs(all_images, TEST)) or (
-                all_images - after < 1 <= all_images - before
-            ):
+            if (
+                after < 1 <= before and needs(all_images, TEST) and label not in self.may_leave_test
+            ) or (all_images - after < 1 <= all_images - before):
                 return _FORBIDDEN
             gap = before - self.target[label]
             total += _penalty(gap + n, self.scale[label]) - _penalty(gap, self.scale[label])
@@ -252,18 +266,30 @@ def rebalance(
         classes least. Such a move usually pushes other classes off, so each of the _CHAINS
         cheapest is followed by up to _FOLLOW_UPS changes for the classes it pushed off, and
         kept if the cost of all of them together is lower."""
-        pool = [
-            *best(carriers[label], TEST, label)[:_REPACK],
-            *best(carriers[label], TRAIN, label)[:_REPACK],
-        ]
-        gains = {item: counts[item][label] * (-1 if sides[item] == TEST else 1) for item in pool}
-        within = [
-            (balance.cost(*change_of(moved)), moved)
+        ranked = {side: best(carriers[label], side, label) for side in (TEST, TRAIN)}
+        pool = [*ranked[TEST][:_REPACK], *ranked[TRAIN][:_REPACK]]
+        fillers = [*ranked[TRAIN], *ranked[TEST]]
+        gains = {
+            item: counts[item][label] * (-1 if sides[item] == TEST else 1)
+            for item in (*pool, *fillers)
+        }
+        moves = {
+            moved
             for size in range(2, _REPACK_MOST + 1)
             for moved in itertools.combinations(pool, size)
             if balance.within(label, sum(gains[item] for item in moved))
-        ]
-        within.sort(key=lambda option: option[0])  # stable: ties in candidate order
+        }
+        # More groups than the combinations take (ten images in test, where singles must
+        # replace them): one or no group of the pool, then groups that each bring the class
+        # closer, least disturbing first, until it is within.
+        for anchor in [(), *((item,) for item in pool)]:
+            filled = fill(label, anchor, fillers, gains)
+            if filled:
+                moves.add(filled)
+        within = sorted(
+            ((balance.cost(*change_of(moved)), moved) for moved in moves),
+            key=lambda option: (option[0], len(option[1]), sorted(option[1])),
+        )
         for cost, moved in within[:_CHAINS]:
             if cost == _FORBIDDEN:
                 break
@@ -284,6 +310,23 @@ def rebalance(
             for undone in reversed(done):
                 flip(undone)
         return False
+
+    def fill(
+        label: int, anchor: tuple[int, ...], fillers: list[int], gains: Mapping[int, int]
+    ) -> tuple[int, ...]:
+        """``anchor`` and the ``fillers`` that bring ``label`` within its tolerance, each
+        taken if it brings the class closer; empty if they do not get there."""
+        moved = list(anchor)
+        gained = sum(gains[item] for item in anchor)
+        for item in fillers:
+            if balance.within(label, gained):
+                return tuple(moved)
+            if item not in anchor and abs(balance.deviation(label) + gained + gains[item]) < abs(
+                balance.deviation(label) + gained
+            ):
+                moved.append(item)
+                gained += gains[item]
+        return tuple(moved) if balance.within(label, gained) else ()
 
     budget = _STEPS_PER_CLASS * len(balance.totals)
     for _ in range(_PASSES):

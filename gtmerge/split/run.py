@@ -322,7 +322,7 @@ def _warn_off_target(
         share, spread = result.fraction * c.images, tolerance(c.images)
         in_test = sum(n for group, n in counts.items() if fixed.get(group) == TEST)
         free = sorted((n for group, n in counts.items() if group not in fixed), reverse=True)
-        closest = nearest_reachable(in_test, free, share, 1, c.images - 1)
+        closest = nearest_reachable(in_test, free, share, 0, c.images - 1)
         where = (
             f"class {c.name!r} is {c.deviation:+.1f} test images off its share, beyond ±{spread:g}"
         )
