@@ -39,8 +39,8 @@ def test_terminal_table(pair, capsys):
         "bird             0           1           0           0",
         "indoor           1           0           0           0",
         "",
-        "labels per image (training): 0: 1, 1: 1, 2: 2",
-        "labels per image (test): 1: 2",
+        "classes per image (training): 0: 1, 1: 1, 2: 2",
+        "classes per image (test): 1: 2",
         "box side / image side (training): 10-20% 1, 50-60% 1",
         "box side / image side (test): 90-100% 1",
         "",
@@ -270,5 +270,7 @@ def test_page_warns_of_a_class_over_the_test_quota_and_keeps_its_captions_apart(
         for y, caption in re.findall(r'y="(\d+)" font-size="11" fill="#b3261e">([^<]+)<', text)
     )
     assert (
-        captions["≥ 1 training image per class"] - captions["≤ 1,000 test images per class"] == 14
+        captions["≥ 1 training image per class"]
+        - captions["≤ 1,000 test images per class (test bars)"]
+        == 14
     )

@@ -152,7 +152,7 @@ def _class_chart(stats: DatasetStats, series: list[Series]) -> str:
         len(sides) == 2
         and max(sides[1].class_images.values(), default=0) > MAX_TEST_IMAGES_PER_LABEL
     ):
-        marks.append(Mark(MAX_TEST_IMAGES_PER_LABEL, "≤ 1,000 test images per class"))
+        marks.append(Mark(MAX_TEST_IMAGES_PER_LABEL, "≤ 1,000 test images per class (test bars)"))
     use_case = sides[0].use_case
     minimum = (
         MIN_DETECTION_LABELS if use_case == "OBJECT_LOCALIZATION" else MIN_CLASSIFICATION_LABELS

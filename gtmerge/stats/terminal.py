@@ -31,7 +31,7 @@ def text_table(stats: DatasetStats) -> str:
         out.append(f"{name:<{width}}{row}")
     out.append("")
     for side in sides:
-        out.append(f"labels per image ({side.dataset}): {_histogram(side.labels_per_image)}")
+        out.append(f"classes per image ({side.dataset}): {_histogram(side.labels_per_image)}")
     for side in sides:
         if side.boxes:
             sizes = Counter({size_bin_name(k): side.box_sizes[k] for k in range(SIZE_BINS)})
