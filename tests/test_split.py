@@ -31,6 +31,17 @@ def keys(path: str | Path) -> list[str]:
     return [orjson.loads(line)["source-ref"] for line in Path(path).read_bytes().splitlines()]
 
 
+def tallies(counts: list[dict[int, int]], sides: list[int]) -> tuple[Counter[int], Counter[int]]:
+    """Images per class in all, and in test, of items placed on ``sides``."""
+    totals: Counter[int] = Counter()
+    tested: Counter[int] = Counter()
+    for item_counts, side in zip(counts, sides, strict=True):
+        totals.update(item_counts)
+        if side == TEST:
+            tested.update(item_counts)
+    return totals, tested
+
+
 def run_split(tmp_path: Path, manifest: str, *args: str) -> tuple[int, Path, Path]:
     train, test = tmp_path / "train.manifest", tmp_path / "test.manifest"
     status = main(["split", manifest, "-o", str(train), "--test-output", str(test), *args])
@@ -121,12 +132,7 @@ def test_grouped_split_moves_several_videos_at_once_to_reach_a_class_tolerance(s
     sides = stratify(counts, sizes, ties, 0.2, {})
     refine(counts, sides, sizes, ties, 0.2, {})
     rebalance(counts, sides, sizes, ties, 0.2, {})
-    totals: Counter[int] = Counter()
-    tested: Counter[int] = Counter()
-    for video, side in zip(counts, sides, strict=True):
-        totals.update(video)
-        if side == TEST:
-            tested.update(video)
+    totals, tested = tallies(counts, sides)
     off = {
         c: (tested[c], n)
         for c, n in totals.items()
@@ -193,12 +199,7 @@ def test_stratified_classes_within_one_image_or_2_percent(seed, fraction):
     counts = [{index[name]: 1 for name in classes} for classes in images]
     ties = [hash((seed, number)) & ((1 << 64) - 1) for number in range(len(images))]
     sides = stratify(counts, [1] * len(images), ties, fraction, {})
-    totals: Counter[int] = Counter()
-    tested: Counter[int] = Counter()
-    for item_counts, side in zip(counts, sides, strict=True):
-        totals.update(item_counts)
-        if side == TEST:
-            tested.update(item_counts)
+    totals, tested = tallies(counts, sides)
     assert min(totals.values()) < 5 < max(totals.values())  # a long tail and large classes
     off = {
         names[c]: (tested[c], totals[c])
