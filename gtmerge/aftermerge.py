@@ -69,9 +69,10 @@ class AfterMerge:
             grouper(self.options.group, self.options.group_path)  # a bad pattern fails here
             if self.output == "-":
                 raise MergeError("--split needs -o to name a file or an S3 object, not -")
-        if self.html and self.output == "-":
+        if self.html is not None and self.output == "-":
             raise MergeError("--html needs -o to name a file or an S3 object, not -")
-        extra = [target for target in (self.test_output, self.html) if target]
+        # an empty name is given, not left out: check_writable refuses it in one line
+        extra = [target for target in (self.test_output, self.html) if target is not None]
         for number, target in enumerate(extra):
             if any(same_target(target, other) for other in targets + extra[number + 1 :]) or any(
                 source.uri != "-" and same_target(target, source.uri) for source in sources
@@ -110,7 +111,7 @@ class AfterMerge:
 
     def write_html(self, report: Report, s3: S3) -> None:
         """Write the page of what was written (a no-op without ``--html``)."""
-        if not self.html:
+        if self.html is None:
             return
         try:
             stats(

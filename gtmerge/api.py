@@ -173,7 +173,8 @@ def merge(
         ),
         html,
     )
-    after.check(sources, [t for t in (output, report, rejects, conflicts, relabel) if t], s3)
+    targets = [t for t in (output, report, rejects, conflicts, relabel) if t is not None]
+    after.check(sources, targets, s3)
     result = after.report(output, rules)
     verifies_ = rules.verifies if rules.applies_verdicts else None
     # Each image is written once, so no duplicate check is needed: the validator then keeps

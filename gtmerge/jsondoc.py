@@ -62,6 +62,10 @@ class Bad(NamedTuple):
 
 TOO_LONG = "record too long: over the reader's line limit"
 TOO_DEEP = f"nested deeper than {MAX_NESTING} levels"
+#: orjson writes no deeper than this: a value it read (up to MAX_NESTING levels) but nested
+#: deeper raises ``orjson.JSONEncodeError`` when written back.
+MAX_WRITTEN_NESTING = 255
+TOO_DEEP_TO_WRITE = f"nested deeper than the {MAX_WRITTEN_NESTING} levels gtmerge writes"
 
 
 def records(stream: BinaryIO, path: Sequence[str]) -> Iterator[Any]:

@@ -73,6 +73,8 @@ class Source:
 
 def expand(spec: str, s3: S3, mapping: str | None = None) -> list[Source]:
     """Turn one command-line input into sources, globs expanded in sorted order."""
+    if not spec:  # as Outputs.open refuses it: not a file, and not an option left out either
+        raise InputError("'': an empty name cannot be an input")
     if spec == "-":
         if sys.stdin is None or sys.stdin.closed:  # started with stdin closed (<&-)
             raise InputError("-: standard input is closed")

@@ -331,6 +331,41 @@ def test_validate_and_annotate_count_a_newline_bomb_at_io_speed(tmp_path: Path) 
     record_figures("fuzz::newline-bomb-256MiB-validate", peak_rss_mib=rss, seconds=seconds)
 
 
+@pytest.mark.parametrize(("name", "fill"), [("nul", b"\0"), ("newline", b"\n")])
+def test_stats_reads_a_bomb_as_validate_does(tmp_path: Path, name: str, fill: bytes) -> None:
+    """256 MiB of NULs (one line: 2.1 GB per GiB, as stats read lines unbounded) or of line
+    breaks (a GiB took over 150 s) after two records, gzip-compressed, with the page."""
+    compressor = zlib.compressobj(1, zlib.DEFLATED, 31)
+    chunk = fill * (1 << 20)
+    body = b"".join(compressor.compress(chunk) for _ in range(256)) + compressor.flush()
+    bomb = tmp_path / f"{name}.manifest.gz"
+    bomb.write_bytes(gzip.compress(GT) + body)
+    page = tmp_path / "page.html"
+    done, rss, seconds = _measured_run(["stats", str(bomb), "--html", str(page)], timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "\n"  # nothing but the probe's own line break
+    assert page.exists()
+    assert rss < 200 and seconds < 30, (rss, seconds)
+    record_figures(f"fuzz::stats-{name}-bomb-256MiB-gzip", peak_rss_mib=rss, seconds=seconds)
+
+
+def test_stats_refuses_a_merge_report_over_its_size_limit_in_bounded_memory(
+    tmp_path: Path,
+) -> None:
+    """A report was read whole: 700 MB of spaces (gzip) cost 1.6 GB."""
+    compressor = zlib.compressobj(1, zlib.DEFLATED, 31)
+    chunk = b" " * (1 << 20)
+    body = b"".join(compressor.compress(chunk) for _ in range(256)) + compressor.flush()
+    report = tmp_path / "report.json.gz"
+    report.write_bytes(body)
+    source = tmp_path / "in.manifest"
+    source.write_bytes(GT)
+    done, rss, _ = _measured_run(["stats", str(source), "--merge-report", str(report)], 120)
+    assert done.returncode == 2
+    assert done.stderr == f"gtmerge stats: {report}: not a merge report (over 8 MiB)\n"
+    assert rss < 200, f"peak RSS {rss} MiB"
+
+
 _DEEP = "[" * 20_000 + "]" * 20_000
 _SMALL_MAPPING = "image: file\nlabels: {name: label}\n"
 #: format → (mapping argument, input whose first record holds VALUE, mapping file text)

@@ -427,6 +427,98 @@ def test_a_label_studio_field_nested_300_levels_is_rejected_with_a_reason(tmp_pa
     assert len(entry["raw"]) < 400
 
 
+def deep_objects(levels: int) -> str:
+    return '{"a":' * levels + "1" + "}" * levels
+
+
+@pytest.mark.parametrize(
+    "report",
+    [
+        {"consolidation": {"policy": "POLICY"}},  # formatted as text: a RecursionError
+        {"inputs": [{"input": "a", "mapping": "POLICY"}]},  # a table cell: orjson's limit
+    ],
+    ids=["consolidation", "inputs"],
+)
+@pytest.mark.parametrize("levels", [300, 1000])
+def test_a_merge_report_nested_deeper_than_gtmerge_writes_is_refused_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], report: dict[str, Any], levels: int
+) -> None:
+    manifest = write(tmp_path, "in.manifest", line("a.jpg", classification("species", "dog")))
+    path = write(tmp_path, "r.json", json.dumps(report).replace('"POLICY"', deep_objects(levels)))
+    page = tmp_path / "page.html"
+    args = ["stats", str(manifest), "--merge-report", str(path), "--html", str(page)]
+    assert main(args) == 2
+    assert capsys.readouterr().err == (
+        f"gtmerge stats: {path}: not a merge report "
+        "(nested deeper than the 255 levels gtmerge writes)\n"
+    )
+    assert not page.exists()
+
+
+#: A line orjson reads (up to 1024 levels) but cannot write back (over 255).
+DEEP_LINE = '{"source-ref": "s3://bucket/a.jpg", "label": ' + deep_objects(900) + "}"
+
+
+def test_annotate_keeps_a_line_nested_deeper_than_gtmerge_writes_with_its_findings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It was a TypeError traceback: the findings are appended to the line as it was."""
+    other = line("b.jpg", classification("species", "dog"))
+    source = write(tmp_path, "deep.manifest", f"{DEEP_LINE}\n{other}\n")
+    annotated = tmp_path / "annotated.manifest"
+    assert main(["validate", str(source), "--annotate", str(annotated)]) == 1
+    assert capsys.readouterr().err == ""
+    first, second = annotated.read_bytes().splitlines()
+    assert first.startswith(DEEP_LINE[:-1].encode() + b',"errors":[{"code":"')
+    assert [e["code"] for e in json.loads(first)["errors"]] == ["ERROR_NO_LABEL_ATTRIBUTES"]
+    assert json.loads(second) == json.loads(other)
+
+
+def test_split_refuses_a_group_path_value_nested_deeper_than_gtmerge_writes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = line("b.jpg", classification("species", "dog"))
+    source = write(tmp_path, "deep.manifest", f"{other}\n{DEEP_LINE}\n")
+    train, test = tmp_path / "train.manifest", tmp_path / "test.manifest"
+    args = ["split", str(source), "-o", str(train), "--test-output", str(test)]
+    assert main([*args, "--group-path", "label"]) == 2
+    assert capsys.readouterr().err == (
+        f"gtmerge split: {source}:2: the --group-path value is nested deeper than the 255 "
+        "levels gtmerge writes\n"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["deep.manifest"]
+
+
+# --- an empty name ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "kind"),
+    [
+        (["validate", "IN", "--annotate", ""], "output"),
+        (["validate", "IN", "--test", ""], "input"),
+        (["stats", "IN", "--html", ""], "output"),
+        (["stats", "IN", "--test", ""], "input"),
+        (["stats", "IN", "--merge-report", ""], "input"),
+        (["merge", "IN", "-o", "OUT", "--html", ""], "output"),
+        (["merge", "IN", "-o", "OUT", "--report", ""], "output"),
+        (["merge", "", "-o", "OUT"], "input"),
+        (["split", "IN", "-o", "OUT", "--test-output", "TEST", "--report", ""], "output"),
+        (["split", "IN", "-o", "OUT", "--test-output", "TEST", "--keep", ""], "input"),
+    ],
+)
+def test_an_empty_name_is_refused_in_one_line_not_ignored(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], kind: str
+) -> None:
+    """``--html ''`` and the like exited 0 having written nothing, ``--test ''`` was ignored,
+    and ``--keep ''`` said ": no such file"."""
+    source = write(tmp_path, "in.manifest", line("a.jpg", classification("species", "dog")))
+    names = {"IN": str(source), "OUT": str(tmp_path / "out"), "TEST": str(tmp_path / "test")}
+    assert main([names.get(arg, arg) for arg in args]) == 2
+    assert capsys.readouterr().err == f"gtmerge {args[0]}: '': an empty name cannot be an {kind}\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["in.manifest"]
+
+
 # --- 19. a byte-order mark -----------------------------------------------------------------------
 
 

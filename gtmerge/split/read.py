@@ -19,6 +19,7 @@ import jmespath
 import orjson
 
 from gtmerge.errors import MergeError
+from gtmerge.jsondoc import TOO_DEEP_TO_WRITE
 from gtmerge.keys import InvalidKey, bucket_of, normalise_key
 from gtmerge.labels import line_classes
 from gtmerge.s3 import S3, describe_error
@@ -136,7 +137,12 @@ def read_dataset(spec: str, s3: S3, group: Grouper | None, spool_dir: str) -> Da
                     for name in line_classes(record, pairing)
                 )
             )
-            name = group(key, record) if group else None
+            try:
+                name = group(key, record) if group else None
+            except orjson.JSONEncodeError as exc:  # --group-path's value, written as its name
+                raise SplitError(
+                    f"{source.name}:{number}: the --group-path value is {TOO_DEEP_TO_WRITE}"
+                ) from exc
             dataset.groups.append(
                 group_index.setdefault(key if name is None else name, len(group_index))
             )

@@ -156,7 +156,8 @@ def split(
     """
     check_split_options(fraction, method)
     s3 = s3 or S3()
-    targets = [target for target in (output, test_output, report) if target]
+    # an empty name is given, not left out: check_writable refuses it in one line
+    targets = [target for target in (output, test_output, report) if target is not None]
     for number, target in enumerate(targets):
         if target == "-" and number < 2:
             raise SplitError("the training and test outputs must be files or S3 objects, not -")
@@ -187,7 +188,7 @@ def split(
         _count(dataset, sides, result)
         _warn_off_target(dataset, sides, kept, result)
         result.findings = _write(dataset, sides, (output, test_output), s3)
-    if report:
+    if report is not None:
         with open_destination(report, s3) as report_out:
             report_out.write(orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2))
     return result

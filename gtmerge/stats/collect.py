@@ -17,7 +17,7 @@ import orjson
 from gtmerge.labels import line_labels
 from gtmerge.rekognition import DETECTION
 from gtmerge.s3 import S3, describe_error
-from gtmerge.sources import InputError, Source, expand, open_source
+from gtmerge.sources import BlankLines, InputError, Source, expand, open_source, read_lines
 from gtmerge.validate import Finding, ManifestValidator
 from gtmerge.validate.lines import Pairs, line_pairs
 from gtmerge.validate.run import _READ_ERRORS, _compare
@@ -92,7 +92,7 @@ def collect(
     manifest: str, test: str | None, merge_report: dict[str, Any] | None, s3: S3
 ) -> DatasetStats:
     """Read ``manifest`` (and ``test``); raise :class:`InputError` if one cannot be read."""
-    specs = [(manifest, "training"), *([(test, "test")] if test else [])]
+    specs = [(manifest, "training"), *([(test, "test")] if test is not None else [])]
     validators: list[ManifestValidator] = []
     sides: list[SideStats] = []
     for spec, dataset in specs:
@@ -100,8 +100,7 @@ def collect(
         validator = ManifestValidator(manifest=spec, max_findings=_FINDINGS_KEPT)
         pairing: dict[tuple[str, ...], Pairs] = {}
         for source in expand(spec, s3):
-            for line in _read(source, s3):
-                validator.feed(line)
+            for line in _read(source, s3, validator):
                 _count(side, line, pairing)
         result = validator.finish()
         side.use_case = result.summary["use_case"]
@@ -109,14 +108,24 @@ def collect(
         side.findings_by_code = result.summary["findings_by_code"]
         validators.append(validator)
         sides.append(side)
-    pair = _compare(validators[0], validators[1]) if test else []
+    pair = _compare(validators[0], validators[1]) if test is not None else []
     return DatasetStats(sides, pair, merge_report)
 
 
-def _read(source: Source, s3: S3) -> Iterator[bytes]:
+def _read(source: Source, s3: S3, validator: ManifestValidator) -> Iterator[bytes]:
+    """The lines of ``source`` that may hold an image, each fed to ``validator`` first.
+
+    Read as ``gtmerge validate`` reads them, through the shared line reader: a line over its
+    limit is counted, not held (a GiB of NULs is one such line), and a run of empty lines is
+    one step, not millions."""
     try:
         with open_source(source, s3) as stream:
-            yield from stream
+            for line in read_lines(stream, on_overlong=validator.feed_overlong):
+                if isinstance(line, BlankLines):
+                    validator.feed_blank(line.lines)
+                elif line is not None:
+                    validator.feed(line)
+                    yield line
     except _READ_ERRORS as exc:
         raise InputError(f"{source.name}: {describe_error(exc)}") from exc
 

@@ -85,7 +85,19 @@ def annotate_line(raw_line: bytes, findings: list[Finding]) -> bytes:
             by_target.setdefault(id(target), (target, []))[1].append(finding)
     for target, target_findings in by_target.values():
         _place(target, target_findings)
-    return orjson.dumps(_place(record, top)) + b"\n"
+    try:
+        return orjson.dumps(_place(record, top)) + b"\n"
+    except orjson.JSONEncodeError:  # a value nested deeper than orjson writes (255 levels)
+        return _append_findings(raw_line, findings)
+
+
+def _append_findings(raw_line: bytes, findings: list[Finding]) -> bytes:
+    """The line as it was, with every finding at its top level as its last members: written
+    without re-serialising its values. What an earlier validation wrote stays, before them."""
+    if not findings:
+        return raw_line if raw_line.endswith(b"\n") else raw_line + b"\n"
+    members = orjson.dumps(_place({}, findings))[1:]  # '"errors":[…]}'
+    return raw_line.rstrip()[:-1] + b"," + members + b"\n"
 
 
 def _target(record: dict[str, Any], finding: Finding) -> dict[str, Any] | None:

@@ -44,15 +44,16 @@ def validate(
     """
     s3 = s3 or S3()
     training = [source for spec in manifests for source in expand(spec, s3)]
-    testing = expand(test, s3) if test else []
-    if test and (len(training) != 1 or len(testing) != 1):
+    # an empty name is given, not left out: expand and Outputs.open refuse it in one line
+    testing = expand(test, s3) if test is not None else []
+    if test is not None and (len(training) != 1 or len(testing) != 1):
         raise InputError(f"{test}: --test needs exactly one training and one test manifest")
-    if annotate and len(training) != 1:
+    if annotate is not None and len(training) != 1:
         raise InputError(f"{annotate}: --annotate takes exactly one MANIFEST")
-    if annotate and training[0].uri == "-":
+    if annotate is not None and training[0].uri == "-":
         raise InputError(f"{annotate}: --annotate reads MANIFEST twice, which stdin cannot be")
     with Outputs(s3, [source.uri for source in training + testing]) as outputs:
-        annotated = outputs.open(annotate) if annotate else None
+        annotated = outputs.open(annotate) if annotate is not None else None
         result = _validate(training, testing, check_images, max_lines, s3, progress)
         if annotated is not None:
             name = training[0].name
