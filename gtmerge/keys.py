@@ -15,6 +15,7 @@ import re
 from urllib.parse import unquote, urlsplit
 
 from gtmerge.errors import quoted
+from gtmerge.rekognition import MAX_KEY_BYTES
 
 
 class InvalidKey(ValueError):
@@ -49,13 +50,24 @@ def normalise_key(ref: str) -> str:
     """
     if ref.startswith("s3://") and "%" not in ref and ref.isprintable():  # the common case
         bucket_end = ref.find("/", 5)
-        if 5 < bucket_end < len(ref) - 1:
-            return ref
+        if 5 < bucket_end < len(ref) - 1 and len(ref) - bucket_end <= MAX_KEY_BYTES // 4:
+            return ref  # no object key of up to 256 characters is over 1,024 bytes
     key = _normalise(ref)
-    problem = control_character_problem(key)
+    problem = control_character_problem(key) or _length_problem(key)
     if problem is not None:
         raise InvalidKey(f"source-ref {_shown(ref)} {problem}")
     return key
+
+
+def _length_problem(key: str) -> str | None:
+    """Why the object key of a normalised ``key`` is too long for S3, if it is."""
+    name = key[key.find("/", 5) + 1 :]
+    if len(name) <= MAX_KEY_BYTES // 4:
+        return None
+    size = len(name.encode("utf-8", "surrogatepass"))
+    if size <= MAX_KEY_BYTES:
+        return None
+    return f"has an object key of {size:,} bytes, over the {MAX_KEY_BYTES:,} S3 allows"
 
 
 def _normalise(ref: str) -> str:

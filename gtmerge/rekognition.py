@@ -21,6 +21,8 @@ MAX_BOXES_PER_IMAGE = 50
 #: a quota with no error code (the quotas page, testing section): gtmerge warns, never refuses
 MAX_TEST_IMAGES_PER_LABEL = 1000
 MAX_LABEL_NAME_CHARS = 256
+#: the longest S3 object key, UTF-8 encoded (§3.4; the validator words it in characters)
+MAX_KEY_BYTES = 1024
 MIN_BOX_PIXELS = 1.0
 SCALED_MAX_SIDE = 1280
 INVALID_LINE_RATIO = 0.20
@@ -67,6 +69,19 @@ def date_order(value: str) -> str:
         return ""
     fraction = value[20:].rstrip("Z").split("+")[0].split("-")[0] if value[19:20] == "." else ""
     return f"{value[:10]}T{value[11:19]}.{fraction:0<9}"
+
+
+def label_name_problem(name: str) -> str | None:
+    """Why ``name`` can never be a Rekognition label name, if it cannot: over 256 characters.
+
+    Every reader refuses such a name where it reads it, so nothing of that size is held or
+    written whatever the input's size (a 15 MB class name fits within the line limit).
+    """
+    if len(name) <= MAX_LABEL_NAME_CHARS:
+        return None
+    return (
+        f"label name of {len(name):,} characters, over the {MAX_LABEL_NAME_CHARS} Rekognition takes"
+    )
 
 
 def is_confidence(value: object) -> bool:

@@ -296,13 +296,18 @@ MAX_LINE_BYTES = 16 << 20
 
 
 class BlankLines(NamedTuple):
-    """A run of ``lines`` consecutive empty lines (a bare line break each)."""
+    """A run of ``lines`` consecutive blank lines, each the bytes ``line``: a line break
+    (``\n`` or ``\r\n``) after nothing but spaces and tabs."""
 
     lines: int
+    line: bytes = b"\n"
 
 
-#: Empty lines read one by one before the rest of a run is counted in bulk.
+#: Blank lines of one kind read one by one before the rest of a run is counted in bulk.
 _BLANK_RUN = 64
+#: A blank line as runs of them are counted: spaces and tabs, then a line break. Other
+#: whitespace (a lone CR, which CSV reads as a line break of its own) is read line by line.
+_BLANK_LINE = re.compile(rb"[ \t]*\r?\n")
 
 
 def read_lines(
@@ -311,25 +316,33 @@ def read_lines(
     on_overlong: Callable[[int], object] | None = None,
 ) -> Iterator[bytes | BlankLines | None]:
     """Lines of a stream, with ``None`` in place of any line longer than ``max_bytes``, and
-    each run of empty lines as one :class:`BlankLines`.
+    each run of identical blank lines (``\n``, ``\r\n``, spaces and tabs before a line break)
+    as one :class:`BlankLines`.
 
     A file with a 100 MB line and no newline must not need 100 MB of memory, so lines are read
     with a size limit and the rest of an overlong line is drained chunk by chunk. A GiB of
-    line breaks (33 KB compressed) is counted a buffer at a time, not a line at a time. Every
+    line breaks (33 KB compressed), or of ``\r\n``, is counted a buffer at a time, not a line at
+    a time. Every
     reader of lines (manifests, CSV, ``validate``) reads through here, so one limit holds for
     all; ``on_overlong`` is told the size of each overlong line, before its ``None``.
     """
     readline = stream.readline
     blank = 0
+    kind = b"\n"  # the blank line of the run being counted
     while True:
         line = readline(max_bytes)
-        if line == b"\n":
+        if line == kind or (line.isspace() and _BLANK_LINE.fullmatch(line)):
+            if line != kind:
+                if blank:
+                    yield BlankLines(blank, kind)
+                    blank = 0
+                kind = line
             blank += 1
             if blank >= _BLANK_RUN:
-                blank += _skip_line_breaks(stream)
+                blank += _skip_repeats(stream, kind)
             continue
         if blank:
-            yield BlankLines(blank)
+            yield BlankLines(blank, kind)
             blank = 0
         if not line:
             return
@@ -349,14 +362,33 @@ def read_lines(
         yield None
 
 
-def _skip_line_breaks(stream: BinaryIO) -> int:
-    """Read past the line breaks at the position, a buffer at a time; how many."""
+def _skip_repeats(stream: BinaryIO, line: bytes) -> int:
+    """Read past the copies of the blank ``line`` at the position, a buffer at a time; how
+    many. A copy cut by the end of the buffer is left to the caller's next line."""
     peek = getattr(stream, "peek", None)
+    width = len(line)
     count = 0
     while peek is not None and (buffered := peek(1)):
-        run = len(buffered) - len(buffered.lstrip(b"\n"))
-        stream.read(run)
-        count += run
-        if run < len(buffered):
+        # the bytes ``line`` is made of, then how many whole copies of it they start with
+        copies = (len(buffered) - len(buffered.lstrip(line))) // width
+        if buffered[: copies * width] != line * copies:
+            copies = _whole_copies(buffered, line, copies)
+        if copies:
+            stream.read(copies * width)
+            count += copies
+        if not copies or (copies + 1) * width <= len(buffered):
             break
     return count
+
+
+def _whole_copies(buffered: bytes, line: bytes, most: int) -> int:
+    """How many copies of ``line`` ``buffered`` starts with, knowing it is fewer than ``most``
+    (bisected: each comparison runs in C)."""
+    low, high = 0, most - 1
+    while low < high:
+        middle = (low + high + 1) // 2
+        if buffered[: middle * len(line)] == line * middle:
+            low = middle
+        else:
+            high = middle - 1
+    return low

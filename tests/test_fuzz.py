@@ -497,3 +497,165 @@ def test_a_coco_image_with_too_many_annotations_is_rejected_with_its_count(
             "(expression: lookup('annotations', id))",
         )
     ]
+
+
+# --- values that can never be written: 15 MB class names and source-refs (F6) ---
+
+
+def test_a_class_name_or_source_ref_too_long_to_write_is_refused_at_read(tmp_path: Path) -> None:
+    """A 15 MB class name fits in the line limit, but no label name is over 256 characters
+    and no S3 key over 1,024 bytes: each is refused where it is read, with its reason, so
+    memory does not follow the input's size."""
+    big = 15_000_000
+    named = line("a.jpg", classification("species", "dog")).replace('"dog"', '"' + "c" * big + '"')
+    keyed = line("k" * big + ".jpg", classification("species", "cat"))
+    lines = [named, keyed] * 4 + [line("b.jpg", classification("species", "cat"))]
+    bomb = tmp_path / "long.manifest.gz"
+    with gzip.open(bomb, "wt", compresslevel=1) as stream:
+        stream.write("\n".join(lines) + "\n")
+    out, rejects = tmp_path / "out.manifest", tmp_path / "rejects.jsonl"
+    done, rss, seconds = _measured_run(
+        ["merge", str(bomb), "-o", str(out), "--rejects", str(rejects), "--workers", "1"],
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert [json.loads(x)["source-ref"] for x in out.read_text().splitlines()] == [
+        "s3://gt-bucket/images/b.jpg"
+    ]
+    reasons = [json.loads(x)["reason"] for x in rejects.read_text().splitlines()]
+    assert reasons[0] == (
+        "metadata class-name: label name of 15,000,000 characters, over the 256 Rekognition "
+        "takes (attribute species)"
+    )
+    assert reasons[1].startswith("bad source-ref: source-ref 's3://gt-bucket/images/kkk")
+    assert reasons[1].endswith("has an object key of 15,000,011 bytes, over the 1,024 S3 allows")
+    assert len(reasons) == 8 and len(set(reasons)) == 2
+    assert rss < 400, f"peak RSS {rss} MiB"
+    record_figures("fuzz::long-class-names-15MB", peak_rss_mib=rss, seconds=seconds)
+
+
+def test_a_mapped_label_name_too_long_to_write_rejects_its_record(tmp_path: Path) -> None:
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text("records: {format: jsonl}\n" + _SMALL_MAPPING)
+    data = tmp_path / "in.jsonl"
+    data.write_text(
+        json.dumps({"file": "s3://b/a.jpg", "label": "x" * 257})
+        + "\n"
+        + json.dumps({"file": "s3://b/b.jpg", "label": "x" * 256})
+        + "\n"
+    )
+    out, rejects = tmp_path / "out.manifest", tmp_path / "rejects.jsonl"
+    code = main(["merge", f"{mapping}={data}", "-o", str(out), "--rejects", str(rejects)])
+    assert code == 0
+    assert [json.loads(x)["source-ref"] for x in out.read_text().splitlines()] == ["s3://b/b.jpg"]
+    (reject,) = [json.loads(x) for x in rejects.read_text().splitlines()]
+    assert reject["reason"] == (
+        "labels.name: label name of 257 characters, over the 256 Rekognition takes "
+        "(expression: label)"
+    )
+
+
+# --- CSV: an unreadable header, a quoted field over the limits (F11) ---
+
+
+@pytest.mark.parametrize(
+    ("mapping", "header", "reason"),
+    [
+        ("csv-onehot", "image," + ",".join(f"c{i}" for i in range(2_000_000)), "line too long"),
+        ("csv-long", "image," + ",".join(["label"] * 100_001), "the row has over 100,000 cells"),
+    ],
+)
+def test_a_csv_header_that_cannot_be_read_fails_the_input_in_one_line(
+    tmp_path: Path, mapping: str, header: str, reason: str
+) -> None:
+    """Reading the next row as the header would name every class after a data row."""
+    data = tmp_path / "wide.csv.gz"
+    rows = "".join(f"s3://bkt1/{i}.jpg,1\n" for i in range(50))
+    data.write_bytes(gzip.compress((header + "\n" + rows).encode(), 1))
+    out = tmp_path / "out.manifest"
+    done = subprocess.run(
+        gtmerge_command("merge", f"{mapping}={data}", "-o", str(out)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    (message,) = done.stderr.splitlines()
+    assert message.startswith(f"gtmerge merge: {data}: line 1: the header row cannot be read: ")
+    assert reason in message
+    assert not out.exists()
+
+
+def test_a_csv_row_given_up_inside_a_quoted_field_is_read_past_to_its_end(tmp_path: Path) -> None:
+    """A quoted field of 5,000,000 line breaks (and doubled quotes) is rejected, then read past
+    to its closing quote in bulk: the rows after it are real rows, not text from inside it."""
+    field = 'x""y\n' * 40_000 + "\n" * 5_000_000 + "\r\n" * 1000 + 'end""'
+    body = f's3://bkt1/a.jpg,"{field}"\ns3://bkt1/b.jpg,dog\n"s3://bkt1/c.jpg",cat\n'
+    data = tmp_path / "quoted.csv.gz"
+    data.write_bytes(gzip.compress(body.encode(), 1))
+    out, rejects, report = (tmp_path / n for n in ("out.manifest", "rejects.jsonl", "r.json"))
+    started = time.monotonic()
+    code = main(
+        ["merge", f"csv={data}", "-o", str(out), "--rejects", str(rejects), "--report", str(report)]
+    )
+    assert code == 0
+    assert time.monotonic() - started < 20
+    written = {
+        json.loads(x)["source-ref"]: json.loads(x)["label0-metadata"]["class-name"]
+        for x in out.read_text().splitlines()
+    }
+    assert written == {"s3://bkt1/b.jpg": "dog", "s3://bkt1/c.jpg": "cat"}
+    (reject,) = [json.loads(x) for x in rejects.read_text().splitlines()]
+    assert reject["line"] == 1
+    assert reject["reason"].startswith("field larger than field limit")
+    (stats,) = json.loads(report.read_text())["inputs"]
+    assert (stats["used"], stats["rejected"]) == (2, 1)
+
+
+# --- runs of \r\n and of spaces: counted in bulk like runs of \n (F7) ---
+
+_CRLF = b"\r\n" * (_NEWLINES // 2) + b" \t\n" * 100_000
+
+
+def test_a_crlf_bomb_is_counted_at_io_speed_by_merge_and_split(tmp_path: Path) -> None:
+    first, last = GT.splitlines(keepends=True)
+    bomb = tmp_path / "crlf.manifest.zst"
+    bomb.write_bytes(zstd.compress(first + _CRLF + last))
+    blank = _NEWLINES // 2 + 100_000
+    out, report = tmp_path / "out.manifest", tmp_path / "report.json"
+    done, rss, seconds = _measured_run(
+        ["merge", str(bomb), "-o", str(out), "--report", str(report)], timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    (stats,) = json.loads(report.read_text())["inputs"]
+    assert (stats["lines"], stats["used"], stats["skipped"]) == (blank + 2, 2, blank)
+    assert rss < 200 and seconds < 30, (rss, seconds)
+    record_figures("fuzz::crlf-bomb-256MiB", peak_rss_mib=rss, seconds=seconds)
+    images = [line(f"{i}.jpg", classification("species", ["cat", "dog"][i % 2])) for i in range(20)]
+    bomb.write_bytes(
+        zstd.compress(manifest(*images[:10]).encode() + _CRLF + manifest(*images[10:]).encode())
+    )
+    train, test = tmp_path / "train.manifest", tmp_path / "test.manifest"
+    done, rss, seconds = _measured_run(
+        ["split", str(bomb), "-o", str(train), "--test-output", str(test)], timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert len(train.read_bytes().splitlines()) + len(test.read_bytes().splitlines()) == 20
+    assert rss < 200 and seconds < 30, (rss, seconds)
+
+
+def test_validate_and_annotate_give_back_a_crlf_bomb_at_io_speed(tmp_path: Path) -> None:
+    bomb = tmp_path / "crlf.manifest.zst"
+    bomb.write_bytes(zstd.compress(GT + _CRLF))
+    annotated = tmp_path / "annotated.manifest"
+    done, rss, seconds = _measured_run(
+        ["validate", str(bomb), "--annotate", str(annotated), "--max-lines", "10"], timeout=120
+    )
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    written = annotated.read_bytes()
+    assert written.count(b"\n") == _NEWLINES // 2 + 100_000 + 2
+    assert written.endswith(b"\r\n" * 1000 + b" \t\n" * 100_000)
+    assert written.count(b"\r\n") == _NEWLINES // 2 - 8  # 8 blank lines within --max-lines
+    assert rss < 300 and seconds < 60, (rss, seconds)

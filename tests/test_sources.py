@@ -2,7 +2,7 @@ import io
 
 import pytest
 
-from gtmerge.sources import InputError, _Decompressed, _glob_regex, read_lines
+from gtmerge.sources import BlankLines, InputError, _Decompressed, _glob_regex, read_lines
 
 
 @pytest.mark.parametrize(
@@ -67,3 +67,33 @@ def test_only_codec_errors_under_a_decompressor_say_cannot_decompress(
         assert str(raised.value) == "s3://bucket/k.gz: cannot decompress: Invalid data stream"
     else:
         assert raised.value is error
+
+
+@pytest.mark.parametrize("buffer", [7, 64, 1 << 16])
+def test_runs_of_blank_lines_of_every_kind_give_back_every_line(buffer: int) -> None:
+    """Runs of ``\\n``, ``\\r\\n`` and spaces-and-tabs lines come as counted runs of one kind
+    each, whatever buffer boundaries cut them, and give back the input's exact bytes."""
+    data = (
+        b"a\n"
+        + b"\r\n" * 1000
+        + b"\n" * 100
+        + b" \t\n" * 70
+        + b"\r\n\n" * 80  # alternating kinds: read one by one
+        + b"\r\r\n"  # a lone CR is a line break to CSV: never in a run
+        + b"\r\n" * 65
+        + b"\r"
+        + b"b\n"
+        + b"   "
+    )
+    stream = io.BufferedReader(io.BytesIO(data), buffer)  # type: ignore[arg-type]
+    lines = list(read_lines(stream))
+    rebuilt = b"".join(
+        item.line * item.lines if isinstance(item, BlankLines) else item or b"" for item in lines
+    )
+    assert rebuilt == data
+    runs = [(item.line, item.lines) for item in lines if isinstance(item, BlankLines)]
+    assert runs[:3] == [(b"\r\n", 1000), (b"\n", 100), (b" \t\n", 70)]
+    assert sum(n for _, n in runs) + sum(1 for i in lines if isinstance(i, bytes)) == (
+        data.count(b"\n") + 1
+    )
+    assert b"\r\r\n" in lines and b"\rb\n" in lines

@@ -180,6 +180,10 @@ class _RowTooLarge(Exception):
     """A CSV row over the line limit or with too many cells; the row is rejected."""
 
 
+class _RowLost(Exception):
+    """A row given up inside a quoted field whose end cannot be found: the input fails."""
+
+
 class _BlankRows(Exception):
     """A run of empty lines where a row starts: that many empty rows."""
 
@@ -201,7 +205,14 @@ class _RowLines:
         self.number = 0
         self._row_bytes = self._row_cells = 0
         self._pending: list[str] = []  # the rest of a line split at lone CRs, last first
-        self._line_breaks = 0  # empty lines still to give, inside a quoted field
+        self._line_breaks = 0  # blank lines still to give, inside a quoted field
+        self._blank = b"\n"  # and what each of them is
+        quote, delimiter = re.escape(records.quotechar), re.escape(records.delimiter)
+        self._quote = records.quotechar
+        # a quote that opens a quoted field: at the start of a record or after a delimiter
+        self._opening = re.compile(f"(?:^|(?<=[{delimiter}\r\n])){quote}")
+        #: whether the last line given ended inside a quoted field, as csv reads it
+        self.in_quote = False
 
     def start_row(self) -> None:
         self._row_bytes = self._row_cells = 0
@@ -212,30 +223,105 @@ class _RowLines:
     def __next__(self) -> str:
         if self._pending:
             self.number += 1
-            return self._pending.pop()
-        line = b"\n" if self._line_breaks else next(self._lines)
+            return self._given(self._pending.pop())
+        line = self._blank if self._line_breaks else next(self._lines)
         if isinstance(line, BlankLines):
             if not self._row_bytes:
                 self.number += line.lines
                 raise _BlankRows(line.lines)
-            self._line_breaks, line = line.lines, b"\n"
+            self._line_breaks, self._blank = line.lines, line.line
+            line = line.line
         self._line_breaks = max(self._line_breaks - 1, 0)
         self.number += 1
         if line is None:
+            if self.in_quote:  # what the line holds is not known, nor where the row ends
+                raise self._lost()
             raise _RowTooLarge("line too long: over the reader's line limit")
         self._row_bytes += len(line)
-        if self._row_bytes > MAX_LINE_BYTES:
-            raise _RowTooLarge("row too long: its lines are over the reader's line limit")
         text = str(self._decode(line))
+        if self._row_bytes > MAX_LINE_BYTES:
+            self._follow(text)
+            raise _RowTooLarge("row too long: its lines are over the reader's line limit")
         self._row_cells += text.count(self._delimiter)
         if self._row_cells >= MAX_CSV_CELLS:
+            self._follow(text)
             raise _RowTooLarge(f"the row has over {MAX_CSV_CELLS:,} cells")
         cr = text.find("\r")
         if cr != -1 and text[cr + 1 :] not in ("", "\n"):  # a lone CR ends a line too (old Macs)
             pieces = _LONE_CR.split(text)
             self._pending = pieces[:0:-1]
-            return pieces[0]
+            text = pieces[0]
+        return self._given(text)
+
+    def _given(self, text: str) -> str:
+        """``text``, given to csv, after noting whether it ends inside a quoted field."""
+        self._follow(text)
         return text
+
+    def _follow(self, text: str) -> None:
+        """Follow the quoted fields of one more line as csv reads them (doubled quotes inside,
+        a quote elsewhere than at a field's start is text), to know whether the line ends
+        inside one: only that lets a row cut short be read past to its real end."""
+        in_quote, quote = self.in_quote, self._quote
+        if not in_quote and quote not in text:
+            return
+        at = 0
+        while True:
+            if in_quote:
+                at = text.find(quote, at)
+                if at == -1:
+                    break
+                if text.startswith(quote, at + 1):  # a doubled quote: one quote of text
+                    at += 2
+                    continue
+                in_quote, at = False, at + 1
+            else:
+                opening = self._opening.search(text, at)
+                if opening is None:
+                    break
+                in_quote, at = True, opening.end()
+        self.in_quote = in_quote
+
+    def skip_row(self) -> None:
+        """After a row was given up: read past the rest of it without holding it, up to the
+        line where its open quoted field (if any) closes, so that the next row read is a real
+        row, not text from inside the field. Blank lines inside the field go in bulk."""
+        while self.in_quote:
+            if self._pending:
+                self.number += 1
+                self._follow(self._pending.pop())
+                continue
+            if self._line_breaks:
+                if self._quote not in self._blank.decode("ascii"):
+                    self.number += self._line_breaks
+                    self._line_breaks = 0
+                    continue
+                self._line_breaks -= 1
+                line: bytes | BlankLines | None = self._blank
+            else:
+                line = next(self._lines, b"")
+                if line == b"":  # the end of the input ends the row, as it does for csv
+                    self.in_quote = False
+                    return
+            if isinstance(line, BlankLines):
+                self._line_breaks, self._blank = line.lines, line.line
+                continue
+            self.number += 1
+            if line is None:
+                raise self._lost()
+            text = str(self._decode(line))
+            cr = text.find("\r")
+            if cr != -1 and text[cr + 1 :] not in ("", "\n"):
+                pieces = _LONE_CR.split(text)
+                self._pending = pieces[:0:-1]
+                text = pieces[0]
+            self._follow(text)
+
+    def _lost(self) -> _RowLost:
+        return _RowLost(
+            f"line {self.number} is over the reader's line limit inside a quoted field: "
+            "where the row ends cannot be told"
+        )
 
 
 def _csv_rows(source: Source, stream: BinaryIO, records: Records) -> Split:
@@ -247,27 +333,33 @@ def _csv_rows(source: Source, stream: BinaryIO, records: Records) -> Split:
         line = lines.number + 1
         lines.start_row()
         try:
-            row = next(reader)
-        except StopIteration:
-            return
-        except _BlankRows as exc:
-            if header is not None or not want_header:  # blank rows before the header are not
-                yield line, Blank(exc.lines), b""  # records, as below
-            continue
-        except _RowTooLarge as exc:
-            yield line, BadRecord(str(exc)), b""
-            continue
-        except csv.Error as exc:
-            reason = str(exc)
-            if "field limit" in reason:  # most often a quote that never closes
-                reason += f"; does the quote opened on line {line} ever close?"
-            yield line, BadRecord(reason), b""
-            continue
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except _BlankRows as exc:
+                if header is not None or not want_header:  # blank rows before the header are
+                    yield line, Blank(exc.lines), b""  # not records, as below
+                continue
+            except (_RowTooLarge, csv.Error) as exc:
+                reason = str(exc)
+                if "field limit" in reason:  # most often a quote that never closes
+                    reason += f"; does the quote opened on line {line} ever close?"
+                if want_header and header is None:
+                    # every row after it would be read against the wrong names, or as one
+                    raise InputError(
+                        f"{source.name}: line {line}: the header row cannot be read: {reason}"
+                    ) from None
+                lines.skip_row()
+                yield line, BadRecord(reason), b""
+                continue
         except UnicodeDecodeError as exc:
             raise InputError(
                 f"{source.name}: line {lines.number} is not {records.encoding} text; "
                 "set records.encoding in the mapping"
             ) from exc
+        except _RowLost as exc:
+            raise InputError(f"{source.name}: {exc}") from None
         blank = not any(cell.strip() for cell in row)
         if want_header and header is None:
             if not blank:  # the first non-blank row is the header, not a record

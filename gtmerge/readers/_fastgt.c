@@ -27,6 +27,8 @@ static PyObject *key_type, *key_class_name, *key_confidence, *key_human, *key_da
     *key_adjustment, *text_yes, *text_no, *suffix, *cl_metadata, *default_depth;
 static PyObject *classification, *multilabel, *detection;
 static PyTypeObject *label_type, *box_type, *box_set_type, *image_size_type;
+/* gtmerge.rekognition.MAX_LABEL_NAME_CHARS and MAX_KEY_BYTES */
+static Py_ssize_t max_name_chars, max_key_bytes;
 
 #define SUFFIX_LENGTH 9 /* "-metadata" */
 
@@ -72,6 +74,14 @@ is_unit(PyObject *value)
     return 0;
 }
 
+/* A label name the reader takes: text, not empty, within Rekognition's length (a longer one
+ * is left to the reader, which drops its attribute with the reason). */
+static int
+is_label_name(PyObject *value)
+{
+    return is_name(value) && PyUnicode_GET_LENGTH(value) <= max_name_chars;
+}
+
 /* A class id as the reader's _class_name takes it: an int (not a bool) or a string. */
 static PyObject *
 class_key(PyObject *class_id)
@@ -96,7 +106,7 @@ class_name(PyObject *class_map, PyObject *class_id)
     }
     PyObject *name = field(class_map, key);
     Py_DECREF(key);
-    return is_name(name) ? name : NULL;
+    return is_label_name(name) ? name : NULL;
 }
 
 /* The reader's _provenance: human-annotated "yes" or "no", a valid creation-date, and the
@@ -143,7 +153,7 @@ read_classification(PyObject *value, PyObject *metadata, PyObject *attribute,
         return 0;
     PyObject *name = field(metadata, key_class_name);
     PyObject *confidence = field(metadata, key_confidence);
-    if (!is_name(name) || !is_number(confidence) || !is_unit(confidence) ||
+    if (!is_label_name(name) || !is_number(confidence) || !is_unit(confidence) ||
         !provenance(metadata, &human, &date, &job))
         return 0;
     PyObject *items[] = {name, confidence, human, date, job, attribute, Py_False};
@@ -174,7 +184,7 @@ read_multilabel(PyObject *value, PyObject *metadata, PyObject *attribute, PyObje
         PyObject *name = field(class_map, key);
         PyObject *confidence = field(confidences, key);
         Py_DECREF(key);
-        if (!is_name(name) || !is_number(confidence) || !is_unit(confidence))
+        if (!is_label_name(name) || !is_number(confidence) || !is_unit(confidence))
             return 0;
         PyObject *items[] = {name, confidence, human, date, job, attribute, Py_True};
         if (append_made(labels, label_type, 7, items) < 0)
@@ -339,7 +349,8 @@ holds(const char *text, Py_ssize_t length, const char *part, Py_ssize_t part_len
 
 /* groundtruth._leading_key: the source-ref of a line that starts the way Ground Truth writes
  * one (compact, source-ref first), with no backslash anywhere in the line, no second
- * "source-ref" after it, no '%' in it, and an s3:// reference with a bucket and an object key;
+ * "source-ref" after it, no '%' in it, and an s3:// reference with a bucket and an object key
+ * of at most MAX_KEY_BYTES;
  * None for any other line (the reader then parses it). */
 static PyObject *
 leading_key(PyObject *module, PyObject *line)
@@ -364,7 +375,8 @@ leading_key(PyObject *module, PyObject *line)
         key_length < 5 || memcmp(key, "s3://", 5) != 0)
         Py_RETURN_NONE;
     const char *slash = memchr(key + 5, '/', key_length - 5);
-    if (slash == NULL || slash - key <= 5 || slash - key >= key_length - 1)
+    if (slash == NULL || slash - key <= 5 || slash - key >= key_length - 1 ||
+        key_length - (slash - key) - 1 > max_key_bytes)
         Py_RETURN_NONE;
     return PyBytes_FromStringAndSize(key, key_length);
 }
@@ -381,6 +393,20 @@ static PyMethodDef methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
+/* A positive whole number of gtmerge.rekognition; -1 with an error set otherwise. */
+static Py_ssize_t
+load_size(PyObject *rules, const char *name)
+{
+    PyObject *value = PyObject_GetAttrString(rules, name);
+    if (value == NULL)
+        return -1;
+    Py_ssize_t size = PyLong_AsSsize_t(value);
+    Py_DECREF(value);
+    if (size <= 0 && !PyErr_Occurred())
+        PyErr_Format(PyExc_ValueError, "gtmerge.rekognition.%s must be positive", name);
+    return size <= 0 ? -1 : size;
+}
+
 static int
 load_model(void)
 {
@@ -394,7 +420,9 @@ load_model(void)
         (image_size_type = (PyTypeObject *)PyObject_GetAttrString(model, "ImageSize")) != NULL &&
         (classification = PyObject_GetAttrString(rules, "CLASSIFICATION")) != NULL &&
         (detection = PyObject_GetAttrString(rules, "DETECTION")) != NULL &&
-        (multilabel = PyObject_GetAttrString(rules, "MULTILABEL")) != NULL;
+        (multilabel = PyObject_GetAttrString(rules, "MULTILABEL")) != NULL &&
+        (max_name_chars = load_size(rules, "MAX_LABEL_NAME_CHARS")) > 0 &&
+        (max_key_bytes = load_size(rules, "MAX_KEY_BYTES")) > 0;
     Py_XDECREF(model);
     Py_XDECREF(rules);
     if (!loaded)

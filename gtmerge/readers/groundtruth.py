@@ -21,7 +21,7 @@ from gtmerge import fastpaths, rekognition
 from gtmerge.keys import InvalidKey, normalise_key
 from gtmerge.model import AnswerKey, Box, BoxSet, ImageRecord, ImageSize, Label, Verdict
 from gtmerge.readers.base import Item, Parsed, ReadContext, Rejection, Skipped, raw_text
-from gtmerge.rekognition import date_order
+from gtmerge.rekognition import MAX_KEY_BYTES, MAX_LABEL_NAME_CHARS, date_order, label_name_problem
 from gtmerge.sources import BlankLines, Source, open_source, read_lines
 
 _BOM = b"\xef\xbb\xbf"
@@ -103,7 +103,9 @@ def _leading_key(raw: bytes) -> bytes | None:
     if end < 0 or raw.find(_KEY_NAME, end) >= 0 or b"%" in key or not key.startswith(b"s3://"):
         return None
     # normalise_key returns such a reference unchanged when it has a bucket and an object key
-    return key if 5 < key.find(b"/", 5) < len(key) - 1 else None
+    # of at most MAX_KEY_BYTES (it refuses a longer one)
+    slash = key.find(b"/", 5)
+    return key if 5 < slash < len(key) - 1 and len(key) - slash - 1 <= MAX_KEY_BYTES else None
 
 
 def parse_line(
@@ -173,7 +175,7 @@ def _read_attributes(
             if (
                 (type(value) is int or type(value) is str)
                 and type(class_name) is str
-                and class_name
+                and 0 < len(class_name) <= MAX_LABEL_NAME_CHARS
                 and (type(confidence) is float or type(confidence) is int)
                 and 0 <= confidence <= 1
                 and (human == "yes" or human == "no")
@@ -331,7 +333,7 @@ def _read_pair(
         given = metadata.get("creation-date")
         verdicts.append(
             Verdict(
-                _text(metadata, "class-name"),
+                _label_name(_text(metadata, "class-name"), "metadata class-name"),
                 _job_name(metadata),
                 attribute,
                 given if isinstance(given, str) else "",
@@ -347,7 +349,7 @@ def _classification(value: Any, metadata: dict[str, Any], attribute: str) -> Lab
     if type(value) is not int and type(value) is not str:
         raise UnusableAttribute("classification value is not a class index")
     return Label(
-        _text(metadata, "class-name"),
+        _label_name(_text(metadata, "class-name"), "metadata class-name"),
         _confidence(metadata.get("confidence"), "confidence"),
         *_provenance(metadata),
         attribute,
@@ -399,7 +401,7 @@ def _box_set(value: Any, metadata: dict[str, Any], attribute: str) -> BoxSet:
                 and type(confidence) in _NUMBERS
                 and 0 <= confidence <= 1  # type: ignore[operator]
                 and type(name) is str
-                and name
+                and 0 < len(name) <= MAX_LABEL_NAME_CHARS
             ):
                 boxes.append(Box(name, left, top, width, height, confidence))  # type: ignore[arg-type]
                 continue
@@ -459,7 +461,22 @@ def _class_name(class_map: dict[str, Any], class_id: Any) -> str:
         raise UnusableAttribute(f"class id {_short(class_id)} is not an integer")
     name = class_map.get(str(class_id))
     if not isinstance(name, str) or not name:
-        raise UnusableAttribute(f"class id {class_id} is not in class-map")
+        raise UnusableAttribute(f"class id {_id(class_id)} is not in class-map")
+    return _label_name(name, f"class-map[{_id(class_id)}]")
+
+
+def _id(class_id: int | str) -> str:
+    """A class id as messages show it: bounded, as an id can be as long as a line."""
+    text = str(class_id)
+    return text if len(text) <= 60 else _short(text)
+
+
+def _label_name(name: str, field: str) -> str:
+    """``name`` when it can be a Rekognition label name; the attribute is dropped otherwise,
+    before anything of its size is held (a 15 MB class name fits in the line limit)."""
+    problem = label_name_problem(name)
+    if problem is not None:
+        raise UnusableAttribute(f"{field}: {problem}")
     return name
 
 

@@ -31,7 +31,7 @@ from gtmerge.mapping.records import (
 from gtmerge.mapping.tables import LookupTable
 from gtmerge.model import Box, BoxSet, ImageRecord, ImageSize, Label
 from gtmerge.readers.base import Item, Parsed, ReadContext, Rejection, Skipped, raw_text
-from gtmerge.rekognition import is_valid_creation_date
+from gtmerge.rekognition import MAX_LABEL_NAME_CHARS, is_valid_creation_date, label_name_problem
 from gtmerge.sources import InputError, Source
 
 _YES_NO = {"yes": True, "no": False, "true": True, "false": False}
@@ -311,7 +311,11 @@ class _Converter:
     def class_name(self, value: Any, where: str, expression: Expression) -> str | None:
         """The renamed class, or None when it is empty or on the drop list."""
         name = _text(value, where, expression)
-        return self.kept(name) if name.strip() else None
+        kept = self.kept(name) if name.strip() else None
+        problem = label_name_problem(kept) if kept is not None else None
+        if problem is not None:
+            raise _fail(where, problem, expression)
+        return kept
 
     def kept(self, name: str) -> str | None:
         """``name`` renamed, or None when it is on the drop list (before or after renaming)."""
@@ -345,9 +349,10 @@ class _Converter:
                 and 0 <= confidence <= 1
             ):
                 name = self.kept(raw) if raw.strip() else None
-                if name is not None and name not in labels:
-                    labels[name] = Label(name, confidence, *common, question)
-                continue
+                if name is None or len(name) <= MAX_LABEL_NAME_CHARS:
+                    if name is not None and name not in labels:
+                        labels[name] = Label(name, confidence, *common, question)
+                    continue
             where = "labels" if spec.each is None else f"labels[{index}]"
             value = self.eval(spec.name, node, f"{where}.name")
             for raw in value if isinstance(value, list) else (value,):
@@ -389,9 +394,10 @@ class _Converter:
                 )
             ):
                 name = self.kept(raw) if raw.strip() else None
-                if name is not None:
-                    found.append((name, geometry, confidence))
-                continue
+                if name is None or len(name) <= MAX_LABEL_NAME_CHARS:
+                    if name is not None:
+                        found.append((name, geometry, confidence))
+                    continue
             where = f"boxes[{index}]"
             name = self.class_name(
                 self.eval(spec.class_name, node, f"{where}.class"),

@@ -33,7 +33,7 @@ def write_annotated(source: Source, findings: list[Finding], sink: BinaryIO, s3:
         line = 1
         for raw_line in read_lines(stream):
             if isinstance(raw_line, BlankLines):
-                for chunk in _blank_lines(line, raw_line.lines, by_line, marked):
+                for chunk in _blank_lines(line, raw_line, by_line, marked):
                     sink.write(chunk)
                 line += raw_line.lines
                 continue
@@ -43,23 +43,25 @@ def write_annotated(source: Source, findings: list[Finding], sink: BinaryIO, s3:
 
 
 def _blank_lines(
-    first: int, lines: int, by_line: dict[int, list[Finding]], marked: list[int]
+    first: int, run: BlankLines, by_line: dict[int, list[Finding]], marked: list[int]
 ) -> Iterator[bytes]:
-    """A run of empty lines, those with findings annotated, the others a buffer at a time."""
-    at, end = first, first + lines
+    """A run of blank lines, those with findings annotated, the others a buffer at a time."""
+    at, end = first, first + run.lines
     for number in marked[bisect_left(marked, first) : bisect_left(marked, end)]:
-        yield from _line_breaks(number - at)
-        yield annotate_line(b"\n", by_line[number])
+        yield from _copies(run.line, number - at)
+        yield annotate_line(run.line, by_line[number])
         at = number + 1
-    yield from _line_breaks(end - at)
+    yield from _copies(run.line, end - at)
 
 
-def _line_breaks(count: int) -> Iterator[bytes]:
-    full, rest = divmod(count, _LINE_BREAKS)
+def _copies(line: bytes, count: int) -> Iterator[bytes]:
+    """``count`` copies of ``line``, about ``_LINE_BREAKS`` bytes at a time."""
+    per_chunk = max(_LINE_BREAKS // len(line), 1)
+    full, rest = divmod(count, per_chunk)
     for _ in range(full):
-        yield b"\n" * _LINE_BREAKS
+        yield line * per_chunk
     if rest:
-        yield b"\n" * rest
+        yield line * rest
 
 
 def annotate_line(raw_line: bytes, findings: list[Finding]) -> bytes:

@@ -115,13 +115,14 @@ class ManifestValidator:
                 f"It has {size:,} bytes, over the {MAX_LINE_BYTES >> 20} MiB gtmerge reads.",
             )
 
-    def feed_blank(self, lines: int) -> None:
-        """Validate a run of empty lines: those past the lines checked are only counted."""
+    def feed_blank(self, lines: int, raw_line: bytes = b"\n") -> None:
+        """Validate a run of ``lines`` blank lines, each ``raw_line``: those past the lines
+        checked are only counted."""
         checked = max(min(lines, self.max_lines - self._line), 0)
         for _ in range(checked):
-            self.feed(b"\n")
+            self.feed(raw_line)
         self._line += lines - checked
-        self._bytes += lines - checked
+        self._bytes += (lines - checked) * len(raw_line)
 
     def feed(self, raw_line: bytes) -> None:
         """Validate one physical line, with or without its line break."""

@@ -110,7 +110,7 @@ def _read(source: Source, max_lines: int, s3: S3, progress: bool | None) -> Mani
             with open_source(source, s3, on_bytes=bar.update) as stream:
                 for raw_line in read_lines(stream, on_overlong=validator.feed_overlong):
                     if isinstance(raw_line, BlankLines):
-                        validator.feed_blank(raw_line.lines)
+                        validator.feed_blank(raw_line.lines, raw_line.line)
                     elif raw_line is not None:
                         validator.feed(raw_line)
         except _READ_ERRORS as exc:
