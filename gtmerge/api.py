@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from typing import Any, BinaryIO, NamedTuple
@@ -32,7 +31,7 @@ from gtmerge.consolidate.config import (
     Tie,
     VerdictMode,
 )
-from gtmerge.destination import Outputs
+from gtmerge.destination import Outputs, work_directory
 from gtmerge.errors import BadRecord, InvalidOutput, MergeError
 from gtmerge.ingest import ORDER_WIDTH, part_of
 from gtmerge.mapping.config import builtin_names
@@ -199,9 +198,7 @@ def merge(
             raise MergeError(str(exc)) from exc
         bar = stack.enter_context(_progress_bar(sources, progress))
         with interrupts.deferred():  # a directory made under a stop request would be left
-            workdir = stack.enter_context(
-                tempfile.TemporaryDirectory(prefix="gtmerge-", dir=tmp_dir)
-            )
+            workdir = stack.enter_context(work_directory("gtmerge-", tmp_dir))
         interrupts.check()
         if out is None:
             # with --split, the merged manifest is only the split's input, kept in the workdir

@@ -34,7 +34,7 @@ from typing import Any, BinaryIO, cast
 from botocore.exceptions import BotoCoreError, ClientError
 
 from gtmerge import interrupts
-from gtmerge.errors import MergeError
+from gtmerge.errors import MergeError, name_excerpt, os_reason
 from gtmerge.s3 import S3, describe_error, split_uri
 
 _CODECS = {".gz", ".bz2", ".zst", ".xz"}
@@ -86,9 +86,9 @@ class Outputs:
         if not uri:
             raise OutputError("'': an empty name cannot be an output")
         if any(same_target(uri, source) for source in self._inputs):
-            raise OutputError(f"{uri}: refusing to overwrite one of the inputs")
+            raise OutputError(f"{name_excerpt(uri)}: refusing to overwrite one of the inputs")
         if any(same_target(uri, staged.uri) for staged in self._staged):
-            raise OutputError(f"{uri}: every output needs distinct files")
+            raise OutputError(f"{name_excerpt(uri)}: every output needs distinct files")
         staged: _Staged
         if uri == "-":
             staged = _Stdout(uri)
@@ -138,6 +138,17 @@ def check_writable(uri: str, s3: S3) -> None:
     missing directory or bucket, no permission): its output is staged and discarded."""
     with Outputs(s3) as outputs:
         outputs.open(uri)
+
+
+def work_directory(prefix: str, tmp_dir: str | None) -> tempfile.TemporaryDirectory[str]:
+    """A work directory in ``tmp_dir`` (``--tmp-dir``; None: the system's), removed when its
+    block ends; one the system refuses (a name too long, a symlink loop, no permission) is an
+    :class:`OutputError` naming it."""
+    try:
+        return tempfile.TemporaryDirectory(prefix=prefix, dir=tmp_dir)
+    except OSError as exc:
+        where = f"--tmp-dir {name_excerpt(tmp_dir)}" if tmp_dir else tempfile.gettempdir()
+        raise OutputError(f"{where}: cannot write: {os_reason(exc)}") from exc
 
 
 @contextmanager
@@ -191,19 +202,26 @@ class _LocalFile(_Staged):
     """A temporary file in the target's directory, renamed over the target."""
 
     def start(self) -> None:
+        name = name_excerpt(self.uri)
         directory = os.path.dirname(os.path.abspath(self.uri))
         if not os.path.isdir(directory):
-            raise OutputError(f"{self.uri}: no such directory: {directory}")
-        with contextlib.suppress(FileNotFoundError):
+            raise OutputError(f"{name}: no such directory: {name_excerpt(directory)}")
+        try:
             mode = os.stat(self.uri).st_mode
-            if stat.S_ISDIR(mode):
-                raise OutputError(f"{self.uri}: is a directory")
-            if not stat.S_ISREG(mode):  # a rename would replace a device or a pipe
-                raise OutputError(f"{self.uri}: not a regular file")
+        except FileNotFoundError:
+            mode = stat.S_IFREG
+        except OSError as exc:  # a name too long, a symlink loop: the reason, not a traceback
+            raise OutputError(f"{name}: cannot write: {os_reason(exc)}") from exc
+        if stat.S_ISDIR(mode):
+            raise OutputError(f"{name}: is a directory")
+        if not stat.S_ISREG(mode):  # a rename would replace a device or a pipe
+            raise OutputError(f"{name}: not a regular file")
         try:
             fd, self._temp = tempfile.mkstemp(prefix=".gtmerge-", suffix=".partial", dir=directory)
         except OSError as exc:
-            raise OutputError(f"{self.uri}: cannot write in {directory}: {exc.strerror}") from exc
+            raise OutputError(
+                f"{name}: cannot write in {name_excerpt(directory)}: {os_reason(exc)}"
+            ) from exc
         os.close(fd)
         with _write_errors(self.uri):
             os.chmod(self._temp, 0o666 & ~_umask())  # mkstemp's 0600 would make it private
@@ -251,7 +269,7 @@ class _Upload(_Staged):
 
     def start(self) -> None:
         if not self._bucket or not self._key or self._key.endswith("/"):
-            raise OutputError(f"{self.uri}: an S3 output needs s3://BUCKET/KEY")
+            raise OutputError(f"{name_excerpt(self.uri)}: an S3 output needs s3://BUCKET/KEY")
         put = self._s3.put_params(content_type_for(self.uri))
         with _write_errors(self.uri):
             created = self._s3.client.create_multipart_upload(
@@ -361,7 +379,8 @@ def _write_errors(uri: str) -> Iterator[None]:
 
 def _output_error(uri: str, exc: BaseException) -> OutputError:
     cause = exc.__cause__ if isinstance(exc.__cause__, ClientError) else exc
-    return OutputError(f"{uri}: write failed: {describe_error(cause)}")
+    reason = os_reason(cause) if isinstance(cause, OSError) else describe_error(cause)
+    return OutputError(f"{name_excerpt(uri)}: write failed: {reason}")
 
 
 def _umask() -> int:

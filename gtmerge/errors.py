@@ -40,3 +40,32 @@ def quoted(value: object) -> str:
     if isinstance(value, str):
         return repr(excerpt(value))
     return excerpt(_REPR.repr(value))
+
+
+#: Characters of a file name or URI an error message shows: longer than a value's excerpt, as
+#: real paths often are, but not the 4,096 the system allows or the megabyte of an argument.
+NAME_CHARS = 200
+
+
+def name_excerpt(name: str) -> str:
+    """A file name or URI as an error message shows it: :func:`excerpt` at
+    :data:`NAME_CHARS`."""
+    return excerpt(name, NAME_CHARS)
+
+
+#: Characters of the one line a command prints when it fails: room for an excerpt or two and
+#: the reason, never a whole value from the command line (issue F10).
+MESSAGE_CHARS = 400
+
+
+def error_line(message: str, limit: int = MESSAGE_CHARS) -> str:
+    """``message`` as one line of at most ``limit`` characters: what every command prints when
+    it fails, whatever the message quotes."""
+    text = " ".join(message.splitlines())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def os_reason(exc: OSError) -> str:
+    """The operating system's reason for ``exc`` without the file name it repeats (which may be
+    kilobytes long): ``File name too long``, ``Too many levels of symbolic links``."""
+    return exc.strerror or type(exc).__name__

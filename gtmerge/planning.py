@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 from dataclasses import dataclass, replace
 
 from gtmerge.readers import ReadContext, resolve
@@ -30,6 +31,16 @@ _COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zst")
 #: A local Ground Truth file at least this big is read in parts by several workers.
 SPLIT_MIN_BYTES = 32 << 20
 SPLIT_PART_BYTES = 128 << 20
+#: Workers a run may have per core. Each is a process of its own (about 50 MB before any
+#: work) with its spool files and its share of the budget; past the cores they only take
+#: turns, and 5,000 of them exhausted the memory of the machine.
+MAX_WORKERS_PER_CORE = 4
+
+
+def max_workers() -> int:
+    """The most workers a run may have on this machine: :data:`MAX_WORKERS_PER_CORE` per
+    core."""
+    return MAX_WORKERS_PER_CORE * (os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
@@ -46,6 +57,11 @@ class Plan:
 def plan_run(sources: list[Source], s3: S3, memory_mb: int, workers: int) -> Plan:
     if memory_mb < 16:
         raise ValueError("the memory budget must be at least 16 MB")
+    if workers > max_workers():
+        raise ValueError(
+            f"--workers {workers}: at most {max_workers()} on this machine "
+            f"({MAX_WORKERS_PER_CORE} per core)"
+        )
     budget = memory_mb << 20
     if any(source.uri == "-" for source in sources):
         workers = 1  # stdin can be read by this process only

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, BinaryIO, NamedTuple, cast
 
+from gtmerge.errors import name_excerpt
 from gtmerge.s3 import S3, describe_error, split_uri
 
 if sys.version_info >= (3, 14):
@@ -84,19 +85,19 @@ def expand(spec: str, s3: S3, mapping: str | None = None) -> list[Source]:
     if _GLOB_CHARS.search(spec) and not os.path.exists(spec):
         paths = sorted(p for p in glob.glob(spec, recursive=True) if os.path.isfile(p))
         if not paths:
-            raise InputError(f"{spec}: no file matches this pattern")
+            raise InputError(f"{name_excerpt(spec)}: no file matches this pattern")
         return [Source(p, os.path.getsize(p), mapping) for p in paths]
     if os.path.isdir(spec):
         return [Source(spec, None, mapping)]
     if not os.path.isfile(spec):
-        raise InputError(f"{spec}: no such file")
+        raise InputError(f"{name_excerpt(spec)}: no such file")
     return [Source(spec, os.path.getsize(spec), mapping)]
 
 
 def _expand_s3(spec: str, s3: S3, mapping: str | None) -> list[Source]:
     bucket, pattern = split_uri(spec)
     if not bucket:
-        raise InputError(f"{spec}: no bucket in this S3 URL")
+        raise InputError(f"{name_excerpt(spec)}: no bucket in this S3 URL")
     if pattern == "":  # the whole bucket, a prefix like any other
         return [Source(f"s3://{bucket}/", None, mapping)]
     if pattern.endswith("/"):
@@ -117,9 +118,9 @@ def _expand_s3(spec: str, s3: S3, mapping: str | None) -> list[Source]:
     except Exception as exc:
         if isinstance(exc, InputError):
             raise
-        raise InputError(f"{spec}: {describe_error(exc)}") from exc
+        raise InputError(f"{name_excerpt(spec)}: {describe_error(exc)}") from exc
     if not found:
-        raise InputError(f"{spec}: no S3 object matches this pattern")
+        raise InputError(f"{name_excerpt(spec)}: no S3 object matches this pattern")
     return sorted(found, key=lambda s: s.uri)
 
 

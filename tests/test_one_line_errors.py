@@ -4,6 +4,7 @@ to 19): each now ends with exit 0, 1 or 2 as documented and at most one line of 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Any
 
 import pytest
 from builders import classification, line
-from procs import gtmerge_command
+from procs import gtmerge_command, time_limit
 from test_data_loss import write
 from test_faults import _closed_port
 from test_validate_images import manifest_for, png, upload
@@ -545,3 +546,246 @@ def test_merge_and_validate_agree_on_a_byte_order_mark(
     assert main(["validate", str(source)]) == 1
     report = capsys.readouterr().out
     assert "ERROR_INVALID_JSON_LINE" in report and "line 1" in report
+
+
+# --- F2. the destination layer: names the system refuses ------------------------------------
+
+
+def small_manifest(tmp_path: Path) -> Path:
+    records = [line(f"{n}.jpg", classification("s", f"c{n % 2}")) for n in range(4)]
+    return write(tmp_path, "in.manifest", "\n".join(records) + "\n")
+
+
+def cut(name: str) -> str:
+    """How an error line shows a file name: 200 characters and an ellipsis."""
+    return name if len(name) <= 200 else name[:200] + "…"
+
+
+@pytest.mark.parametrize(
+    ("command", "args"),
+    [
+        ("merge", ["merge", "{in}", "-o", "{bad}"]),
+        ("merge", ["merge", "{in}", "-o", "{out}", "--report", "{bad}"]),
+        ("validate", ["validate", "{in}", "--annotate", "{bad}"]),
+        ("split", ["split", "{in}", "-o", "{bad}", "--test-output", "{test}"]),
+        ("stats", ["stats", "{in}", "--html", "{bad}"]),
+    ],
+    ids=["merge", "report", "annotate", "split", "stats-html"],
+)
+@pytest.mark.parametrize(
+    ("target", "reason"),
+    [
+        ("m" * 300 + ".manifest", "File name too long"),
+        ("loop", "Too many levels of symbolic links"),
+    ],
+    ids=["too-long", "symlink-loop"],
+)
+def test_an_output_name_the_system_refuses_is_one_line_naming_it(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    command: str,
+    args: list[str],
+    target: str,
+    reason: str,
+) -> None:
+    source = small_manifest(tmp_path)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    (out_dir / "loop").symlink_to("loop")
+    bad = str(out_dir / target)
+    values = {
+        "{in}": str(source),
+        "{bad}": bad,
+        "{out}": str(out_dir / "out.manifest"),
+        "{test}": str(out_dir / "test.manifest"),
+    }
+    assert main([values.get(arg, arg) for arg in args]) == 2
+    assert capsys.readouterr().err == f"gtmerge {command}: {cut(bad)}: cannot write: {reason}\n"
+    assert sorted(p.name for p in out_dir.iterdir()) == ["loop"]  # nothing written, no temp
+
+
+def test_a_mapping_name_too_long_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mapping = str(tmp_path / ("m" * 300 + ".yaml"))
+    args = ["merge", str(small_manifest(tmp_path)), "--mapping", mapping]
+    assert main([*args, "-o", str(tmp_path / "out.manifest")]) == 2
+    assert capsys.readouterr().err == (
+        f"gtmerge merge: {cut(mapping)}: cannot read: File name too long\n"
+    )
+
+
+# --- F10. values from the command line are quoted as excerpts -------------------------------
+
+HUGE = "p" * 100_000
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (["merge", HUGE, "-o", "{out}"], f"gtmerge merge: {cut(HUGE)}: no such file"),
+        (["validate", HUGE], f"gtmerge validate: {cut(HUGE)}: no such file"),
+        (
+            ["merge", "{in}", "-o", "{out}", "--question", HUGE],
+            f"gtmerge merge: --question '{'p' * 80}…': write NAME=ATTRIBUTE,ATTRIBUTE...",
+        ),
+        (
+            ["split", "{in}", "-o", "{out}", "--test-output", "{test}", "--group", "(" + HUGE],
+            f"gtmerge split: --group '({'p' * 79}…': not a regular expression: "
+            "missing ), unterminated subpattern at position 0",
+        ),
+        (
+            ["split", "{in}", "-o", "{out}", "--test-output", "{test}", "--group-path", "[" + HUGE],
+            f"gtmerge split: --group-path '[{'p' * 79}…': not a JMESPath expression: Invalid "
+            f'jmespath expression: Incomplete expression: "[{"p" * 79}…" ^',
+        ),
+    ],
+    ids=["merge-input", "validate-input", "question", "group", "group-path"],
+)
+def test_a_100_kb_value_on_the_command_line_is_quoted_as_an_excerpt(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], error: str
+) -> None:
+    values = {
+        "{in}": str(small_manifest(tmp_path)),
+        "{out}": str(tmp_path / "out.manifest"),
+        "{test}": str(tmp_path / "test.manifest"),
+    }
+    assert main([values.get(arg, arg) for arg in args]) == 2
+    assert capsys.readouterr().err == error + "\n"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["merge", "s3://" + HUGE + "/x", "-o", "{out}", "--endpoint-url", "http://127.0.0.1:9"],
+        ["merge", "{in}", "-o", "{out}", "--policy", HUGE],
+        ["merge", "{in}", "-o", "{out}", "--workers", HUGE],
+        ["merge", HUGE + "=" + HUGE, "-o", "{out}"],
+        ["merge", "{in}", "-o", "{out}", "--" + HUGE],
+    ],
+    ids=["s3-bucket", "argparse-choice", "argparse-type", "mapping-and-input", "argparse-unknown"],
+)
+def test_every_error_line_is_a_few_hundred_characters_at_most(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str]
+) -> None:
+    values = {"{in}": str(small_manifest(tmp_path)), "{out}": str(tmp_path / "out.manifest")}
+    try:
+        status = main([values.get(arg, arg) for arg in args])
+    except SystemExit as exc:  # argparse's own errors, after its usage
+        status = int(str(exc.code))
+    assert status == 2
+    error = capsys.readouterr().err.splitlines()[-1]
+    assert error.startswith("gtmerge")
+    assert len(error) <= 400
+    assert not (tmp_path / "out.manifest").exists()
+
+
+# --- F9. mapping and rename files: size and nesting bounds ------------------------------------
+
+
+def test_a_rename_file_is_read_no_further_than_its_bound(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["merge", str(small_manifest(tmp_path)), "-o", str(tmp_path / "out.manifest")]
+    with time_limit(10):
+        assert main([*args, "--rename", "/dev/zero"]) == 2
+    assert capsys.readouterr().err == (
+        "gtmerge merge: --rename /dev/zero: over 1 MiB; a mapping or rename file needs a few KB\n"
+    )
+
+
+def test_a_rename_file_nested_50_000_levels_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    renames = write(tmp_path, "renames.yaml", "[" * 50_000 + "\n")
+    args = ["merge", str(small_manifest(tmp_path)), "-o", str(tmp_path / "out.manifest")]
+    assert main([*args, "--rename", str(renames)]) == 2
+    assert capsys.readouterr().err == (
+        f"gtmerge merge: {renames}: YAML nested over 50 levels deep; a few are all it takes\n"
+    )
+
+
+NESTING = "YAML nested over 50 levels deep; a few are all it takes"
+EXPRESSION = "image: x\nrecords: {format: jsonl}\nlabels: {name: '%s'}\n"
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "error"),
+    [
+        ("".join(" " * n + f"k{n}:\n" for n in range(1_000)) + " " * 1_000 + "v\n", NESTING),
+        ("[" * 50_000 + "]" * 50_000 + "\n", NESTING),
+        (
+            "image: x\nrecords: {format: [" + ", ".join(["1"] * 20_000) + "]}\n",
+            "over 10,000 YAML nodes; a mapping needs a few hundred",
+        ),
+        (
+            EXPRESSION % ("(" * 20_000 + "a" + ")" * 20_000),
+            f"labels.name: invalid JMESPath expression '{'(' * 80}…': nested over 100 levels "
+            "deep; an expression needs a few",
+        ),
+        (
+            EXPRESSION % "||".join(["a"] * 500),
+            f"labels.name: invalid JMESPath expression '{('a||' * 27)[:80]}…': nested over 100 "
+            "levels deep; an expression needs a few",
+        ),
+        (
+            EXPRESSION % ("a." * 50_000 + "["),
+            f"labels.name: invalid JMESPath expression '{('a.' * 40)}…': Invalid jmespath "
+            f'expression: Incomplete expression: "{("a." * 40)}…" ^',
+        ),
+        ("x" * (1 << 20) + "\n", "over 1 MiB; a mapping or rename file needs a few KB"),
+    ],
+    ids=[
+        "block-1000",
+        "flow-50000",
+        "20000-nodes",
+        "parentheses-20000",
+        "or-500",
+        "bad-100-kb-expression",
+        "over-1-MiB",
+    ],
+)
+def test_a_mapping_past_a_bound_is_refused_in_one_line_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], yaml_text: str, error: str
+) -> None:
+    mapping = write(tmp_path, "m.yaml", yaml_text)
+    source = write(tmp_path, "in.json", "[]")
+    with time_limit(10):
+        assert main(["merge", f"{mapping}={source}", "-o", str(tmp_path / "out.manifest")]) == 2
+    assert capsys.readouterr().err == f"gtmerge merge: {mapping}: {error}\n"
+
+
+# --- F12. --workers is bounded ----------------------------------------------------------------
+
+
+def test_workers_past_four_per_core_are_refused_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    args = ["merge", str(small_manifest(tmp_path)), "-o", str(out_dir / "out.manifest")]
+    args += ["--workers", "5000", "--memory", "16", "--tmp-dir", str(spool)]
+    assert main(args) == 2
+    most = 4 * (os.cpu_count() or 1)
+    assert capsys.readouterr().err == (
+        f"gtmerge merge: --workers 5000: at most {most} on this machine (4 per core)\n"
+    )
+    assert list(out_dir.iterdir()) == list(spool.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", ["merge", "split"])
+def test_a_tmp_dir_the_system_refuses_is_one_line_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    loop = tmp_path / "loop"
+    loop.symlink_to("loop")
+    out, test = str(tmp_path / "out.manifest"), str(tmp_path / "test.manifest")
+    extra = ["--test-output", test] if command == "split" else []
+    args = [command, str(small_manifest(tmp_path)), "-o", out, *extra, "--tmp-dir", str(loop)]
+    assert main(args) == 2
+    assert capsys.readouterr().err == (
+        f"gtmerge {command}: --tmp-dir {loop}: cannot write: Too many levels of symbolic links\n"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.manifest", "loop"]

@@ -10,11 +10,21 @@ from typing import NoReturn
 
 from gtmerge import __version__, fastpaths
 from gtmerge.cli import mappings, merge, split, stats, validate
+from gtmerge.errors import error_line
 from gtmerge.interrupts import stop_on_signals
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its error line cut like every other (``invalid choice: '<100 KB>'``);
+    the subcommands' parsers are of this class too (``add_subparsers`` uses the parent's)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(2, error_line(f"{self.prog}: error: {message}") + "\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="gtmerge",
         description=(
             "Merge SageMaker Ground Truth outputs and legacy label exports into one "

@@ -12,6 +12,7 @@ from gtmerge.consolidate.config import (
     TIES,
     VERDICT_MODES,
 )
+from gtmerge.errors import quoted
 
 
 def fraction(text: str) -> float:
@@ -20,7 +21,7 @@ def fraction(text: str) -> float:
     except ValueError:
         value = -1.0
     if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number from 0 to 1")
+        raise argparse.ArgumentTypeError(f"{quoted(text)} is not a number from 0 to 1")
     return value
 
 

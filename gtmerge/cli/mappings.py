@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import Any
 
+from gtmerge.errors import error_line
 from gtmerge.mapping import MappingError, builtin_mappings
 from gtmerge.mapping.config import builtin_source
 
@@ -29,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             sys.stdout.write(builtin_source(args.name))
         except MappingError as exc:
-            print(f"gtmerge: {exc}", file=sys.stderr)
+            print(error_line(f"gtmerge: {exc}"), file=sys.stderr)
             return 2
         return 0
     mappings = builtin_mappings()

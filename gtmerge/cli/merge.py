@@ -15,9 +15,11 @@ from gtmerge.cli.options import (
     add_progress_option,
     add_s3_options,
     positive_int,
+    report_failure,
 )
 from gtmerge.cli.split import add_split_arguments
 from gtmerge.consolidate.config import DEFAULT_REJECT_VERDICTS
+from gtmerge.planning import MAX_WORKERS_PER_CORE
 from gtmerge.writer import DEFAULT_BOX_ATTRIBUTE, DEFAULT_LABEL_ATTRIBUTE
 
 EXAMPLES = """\
@@ -115,7 +117,10 @@ def add_parser(commands: Any) -> None:
         "--workers",
         type=positive_int,
         metavar="N",
-        help="processes that read and merge in parallel (default: the number of cores)",
+        help=(
+            "processes that read and merge in parallel (default: the number of cores; "
+            f"at most {MAX_WORKERS_PER_CORE} per core)"
+        ),
     )
     scale.add_argument(
         "--memory",
@@ -182,7 +187,7 @@ def run(args: argparse.Namespace) -> int:
             html=args.html,
         )
     except MergeError as exc:
-        print(f"gtmerge merge: {exc}", file=sys.stderr)
+        report_failure("merge", exc)
         return EXIT_INVALID if isinstance(exc, InvalidOutput) else EXIT_FAILED
     print(report.summary(), file=sys.stderr)
     return EXIT_OK

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
+from gtmerge.errors import error_line, quoted
 from gtmerge.s3 import S3Settings
 
 EXIT_OK, EXIT_INVALID, EXIT_FAILED = 0, 1, 2
@@ -15,8 +17,14 @@ def positive_int(text: str) -> int:
     except ValueError:
         value = 0
     if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+        raise argparse.ArgumentTypeError(f"{quoted(text)} is not a positive whole number")
     return value
+
+
+def report_failure(command: str, exc: BaseException) -> None:
+    """The one line a failed command prints: ``gtmerge COMMAND: message``, cut to
+    :data:`~gtmerge.errors.MESSAGE_CHARS` whatever the message quotes."""
+    print(error_line(f"gtmerge {command}: {exc}"), file=sys.stderr)
 
 
 def add_progress_option(parser: argparse.ArgumentParser) -> None:

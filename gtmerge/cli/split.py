@@ -6,8 +6,14 @@ import argparse
 import sys
 from typing import Any
 
-from gtmerge.cli.options import EXIT_FAILED, EXIT_OK, add_s3_options, s3_settings
-from gtmerge.errors import MergeError
+from gtmerge.cli.options import (
+    EXIT_FAILED,
+    EXIT_OK,
+    add_s3_options,
+    report_failure,
+    s3_settings,
+)
+from gtmerge.errors import MergeError, quoted
 from gtmerge.s3 import S3
 from gtmerge.split import METHODS, STRATIFIED, split
 
@@ -38,7 +44,7 @@ def fraction(text: str) -> float:
     try:
         return float(text)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from exc
+        raise argparse.ArgumentTypeError(f"{quoted(text)} is not a number") from exc
 
 
 def add_split_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
@@ -144,7 +150,7 @@ def run(args: argparse.Namespace) -> int:
             tmp_dir=args.tmp_dir,
         )
     except MergeError as exc:  # SplitError, or an output that could not be written
-        print(f"gtmerge split: {exc}", file=sys.stderr)
+        report_failure("split", exc)
         return EXIT_FAILED
     print(result.summary(), file=sys.stderr)
     return EXIT_OK

@@ -6,7 +6,13 @@ import argparse
 import sys
 from typing import Any
 
-from gtmerge.cli.options import EXIT_FAILED, EXIT_OK, add_s3_options, s3_settings
+from gtmerge.cli.options import (
+    EXIT_FAILED,
+    EXIT_OK,
+    add_s3_options,
+    report_failure,
+    s3_settings,
+)
 from gtmerge.errors import MergeError
 from gtmerge.s3 import S3
 from gtmerge.sources import InputError
@@ -58,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
             s3=S3(s3_settings(args)),
         )
     except (InputError, MergeError) as exc:
-        print(f"gtmerge stats: {exc}", file=sys.stderr)
+        report_failure("stats", exc)
         return EXIT_FAILED
     sys.stdout.write(text_table(result))
     return EXIT_OK

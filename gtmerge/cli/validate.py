@@ -15,6 +15,7 @@ from gtmerge.cli.options import (
     add_progress_option,
     add_s3_options,
     positive_int,
+    report_failure,
     s3_settings,
 )
 from gtmerge.destination import OutputError
@@ -82,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
             annotate=args.annotate,
         )
     except (InputError, OutputError) as exc:
-        print(f"gtmerge validate: {exc}", file=sys.stderr)
+        report_failure("validate", exc)
         return EXIT_FAILED
     if args.json:
         document = orjson.dumps(result.summary_dict(), option=orjson.OPT_INDENT_2)

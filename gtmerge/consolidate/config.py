@@ -11,6 +11,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, get_args
 
+from gtmerge.errors import excerpt, quoted
+
 Policy = Literal["union", "vote", "latest", "first"]
 Tie = Literal["first", "latest", "drop"]
 VerdictMode = Literal["apply", "count"]
@@ -112,7 +114,7 @@ class Consolidation:
 
 def _choice(option: str, value: str, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
-        raise OptionError(f"{option} {value!r}: one of {', '.join(allowed)}")
+        raise OptionError(f"{option} {quoted(value)}: one of {', '.join(allowed)}")
 
 
 def parse_questions(specs: Iterable[str]) -> dict[str, str]:
@@ -122,12 +124,13 @@ def parse_questions(specs: Iterable[str]) -> dict[str, str]:
         name, sep, listed = spec.partition("=")
         attributes = [a.strip() for a in listed.split(",") if a.strip()]
         if not sep or not name.strip() or not attributes:
-            raise OptionError(f"--question {spec!r}: write NAME=ATTRIBUTE,ATTRIBUTE...")
+            raise OptionError(f"--question {quoted(spec)}: write NAME=ATTRIBUTE,ATTRIBUTE...")
         for attribute in attributes:
             other = questions.get(attribute)
             if other is not None and other != name.strip():
                 raise OptionError(
-                    f"--question {spec!r}: {attribute} already answers question {other}"
+                    f"--question {quoted(spec)}: {excerpt(attribute)} already answers "
+                    f"question {excerpt(other)}"
                 )
             questions[attribute] = name.strip()
     return questions

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import yaml
 
 from gtmerge.consolidate.config import OptionError
+from gtmerge.errors import excerpt, name_excerpt
+from gtmerge.mapping.config import ConfigFileError, check_yaml_limits, read_config_file
 
 _YAML_SUFFIXES = (".yaml", ".yml")
 _HEADER = ("from", "to")
@@ -43,10 +45,11 @@ def parse_rename_option(spec: str) -> Rename | None:
 def read_rename_file(path: str) -> list[Rename]:
     """The rules of a rename file: a YAML mapping ``from: to`` or CSV rows ``from,to``."""
     try:
-        with open(path, encoding="utf-8-sig") as file:
-            text = file.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise OptionError(f"--rename {path}: cannot read: {exc}") from exc
+        text = read_config_file(path, "utf-8-sig")
+    except FileNotFoundError:
+        raise OptionError(f"--rename {name_excerpt(path)}: no such file") from None
+    except ConfigFileError as exc:
+        raise OptionError(f"--rename {name_excerpt(path)}: {exc}") from exc
     if path.lower().endswith(_YAML_SUFFIXES):
         return _yaml_rules(path, text)
     return _csv_rules(path, text)
@@ -54,12 +57,17 @@ def read_rename_file(path: str) -> list[Rename]:
 
 def _yaml_rules(path: str, text: str) -> list[Rename]:
     # Composed, not loaded: nodes keep their line numbers, and aliases are never expanded.
+    name = name_excerpt(path)
     try:
+        check_yaml_limits(text, None)  # composing recurses once a level
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
-        raise OptionError(f"{path}{line}: not valid YAML: {getattr(exc, 'problem', exc)}") from exc
+        problem = excerpt(" ".join(str(getattr(exc, "problem", exc)).split()))
+        raise OptionError(f"{name}{line}: not valid YAML: {problem}") from exc
+    except ConfigFileError as exc:
+        raise OptionError(f"{name}: {exc}") from exc
     if root is None:
         return []
     if not isinstance(root, yaml.MappingNode):

@@ -16,7 +16,7 @@ from typing import Any
 import jmespath
 import yaml
 
-from gtmerge.errors import excerpt, quoted
+from gtmerge.errors import excerpt, name_excerpt, os_reason, quoted
 from gtmerge.mapping.expressions import Expression, ExpressionError, compile_expression
 from gtmerge.mapping.functions import Scope, new_options
 from gtmerge.rekognition import is_confidence, is_valid_creation_date
@@ -150,50 +150,94 @@ def load_mapping(name_or_path: str) -> Mapping:
     """A built-in mapping by name, or a YAML mapping file by path."""
     if name_or_path in builtin_names():
         return parse_mapping(builtin_source(name_or_path), name_or_path, f"{name_or_path}.yaml")
-    path = Path(name_or_path)
-    if not path.is_file():
+    name = name_excerpt(name_or_path)
+    try:
+        text = read_config_file(name_or_path, "utf-8")
+    except FileNotFoundError:
         raise MappingError(
-            f"{name_or_path}: not a built-in mapping ({', '.join(builtin_names())}) "
-            "and no such file"
+            f"{name}: not a built-in mapping ({', '.join(builtin_names())}) and no such file"
+        ) from None
+    except ConfigFileError as exc:
+        raise MappingError(f"{name}: {exc}") from exc
+    return parse_mapping(text, Path(name_or_path).stem, name_or_path)
+
+
+#: Bytes a mapping or ``--rename`` file may have. The built-in mappings have 1 to 3 KB; a
+#: rename file of 10,000 classes about 300 KB. Both are read whole, so no more than this.
+MAX_CONFIG_BYTES = 1 << 20
+
+
+class ConfigFileError(ValueError):
+    """A mapping or rename file that cannot be used; the message leaves out its name."""
+
+
+def read_config_file(path: str, encoding: str) -> str:
+    """The text of a mapping or ``--rename`` file, read no further than
+    :data:`MAX_CONFIG_BYTES` (``/dev/zero`` is refused, not read). A missing file raises
+    :class:`FileNotFoundError`, which the caller may explain; anything else that stops it
+    raises :class:`ConfigFileError`."""
+    try:
+        with open(path, "rb") as file:
+            data = file.read(MAX_CONFIG_BYTES + 1)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise ConfigFileError(f"cannot read: {os_reason(exc)}") from exc
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigFileError(
+            f"over {MAX_CONFIG_BYTES >> 20} MiB; a mapping or rename file needs a few KB"
         )
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise MappingError(f"{name_or_path}: cannot read: {exc}") from exc
-    return parse_mapping(text, path.stem, name_or_path)
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        problem = f"cannot read: not {encoding}: {exc.reason} at byte {exc.start}"
+        raise ConfigFileError(problem) from exc
 
 
 def parse_mapping(text: str, name: str, origin: str) -> Mapping:
     """Validate and compile a mapping from YAML text; ``origin`` names it in errors."""
     try:
-        _check_expansion(text, origin)
+        check_yaml_limits(text, MAX_YAML_NODES)
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         problem = excerpt(" ".join(str(exc).split()), _YAML_ERROR_CHARS)
-        raise MappingError(f"{origin}: not valid YAML: {problem}") from exc
+        raise MappingError(f"{name_excerpt(origin)}: not valid YAML: {problem}") from exc
+    except ConfigFileError as exc:
+        raise MappingError(f"{name_excerpt(origin)}: {exc}") from exc
     return _Loader(origin).mapping(document, name)
 
 
 #: Nodes a mapping may hold once its aliases are expanded. The built-in mappings have about a
 #: hundred; nested aliases ("billion laughs") reach billions from a kilobyte of YAML.
 MAX_YAML_NODES = 10_000
+#: Levels of nesting a mapping or rename file may have (the built-in mappings have 4 at most):
+#: PyYAML builds a document recursively, and runs out of stack at about 1,000.
+MAX_YAML_DEPTH = 50
 _YAML_ERROR_CHARS = 300
 
 
-def _check_expansion(text: str, origin: str) -> None:
-    """Refuse YAML whose aliases expand past :data:`MAX_YAML_NODES`, counted on the parser's
-    events (nothing is built): ``safe_load`` shares an aliased node, but everything that walks
-    the result (validation, an error message) would pay for every copy."""
+def check_yaml_limits(text: str, max_nodes: int | None) -> None:
+    """Refuse YAML nested past :data:`MAX_YAML_DEPTH`, or whose nodes (aliases expanded) pass
+    ``max_nodes``, with :class:`ConfigFileError`. Counted on the parser's events, which
+    nothing builds, before the document is: ``safe_load`` shares an aliased node, but
+    everything that walks the result (validation, an error message) would pay for every copy,
+    and building a deep document recurses once a level."""
     sizes: dict[str, int] = {}
     open_nodes: list[tuple[str | None, int]] = [(None, 0)]  # (anchor, nodes so far)
+    aliases = False
     for event in yaml.parse(text, Loader=yaml.SafeLoader):
         if isinstance(event, yaml.CollectionStartEvent):
             open_nodes.append((event.anchor, 1))
+            if len(open_nodes) > MAX_YAML_DEPTH + 1:
+                raise ConfigFileError(
+                    f"YAML nested over {MAX_YAML_DEPTH} levels deep; a few are all it takes"
+                )
             continue
         if isinstance(event, yaml.CollectionEndEvent):
             anchor, size = open_nodes.pop()
         elif isinstance(event, yaml.AliasEvent):
             anchor, size = None, sizes.get(event.anchor or "", 1)
+            aliases = True
         elif isinstance(event, yaml.ScalarEvent):
             anchor, size = event.anchor, 1
         else:
@@ -202,10 +246,10 @@ def _check_expansion(text: str, origin: str) -> None:
             sizes[anchor] = size
         parent_anchor, parent_size = open_nodes[-1]
         open_nodes[-1] = (parent_anchor, parent_size + size)
-        if parent_size + size > MAX_YAML_NODES:
-            raise MappingError(
-                f"{origin}: over {MAX_YAML_NODES:,} YAML nodes once its aliases are expanded; "
-                "a mapping needs a few hundred"
+        if max_nodes is not None and parent_size + size > max_nodes:
+            expanded = " once its aliases are expanded" if aliases else ""
+            raise ConfigFileError(
+                f"over {max_nodes:,} YAML nodes{expanded}; a mapping needs a few hundred"
             )
 
 
@@ -218,9 +262,8 @@ class _Loader:
         self.names: set[str] = set()
 
     def fail(self, key: str, problem: str) -> MappingError:
-        return MappingError(
-            f"{self.origin}: {key}: {problem}" if key else f"{self.origin}: {problem}"
-        )
+        origin = name_excerpt(self.origin)
+        return MappingError(f"{origin}: {key}: {problem}" if key else f"{origin}: {problem}")
 
     def section(self, value: Any, key: str, allowed: tuple[str, ...]) -> dict[str, Any]:
         if not isinstance(value, dict):

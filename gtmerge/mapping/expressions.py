@@ -22,6 +22,7 @@ import jmespath
 from jmespath import exceptions as jmespath_errors
 from jmespath.visitor import Options, TreeInterpreter
 
+from gtmerge.errors import excerpt
 from gtmerge.mapping.functions import CUSTOM_FUNCTIONS
 
 Search = Callable[[Any], Any]
@@ -39,14 +40,50 @@ class ExpressionError(ValueError):
     """An expression that does not parse or names an unknown function."""
 
 
-def compile_expression(text: str, options: Options) -> Expression:
-    """Parse ``text`` with jmespath and compile it to closures (fast path + fallback)."""
+#: Levels of nesting an expression may have. jmespath's parser, the compiler below and
+#: jmespath's interpreter all recurse once a level or more; real expressions have a handful.
+MAX_EXPRESSION_DEPTH = 100
+#: Characters of an expression error: jmespath's messages repeat the whole expression.
+_ERROR_CHARS = 300
+
+
+def parse_expression(text: str) -> dict[str, Any]:
+    """jmespath's syntax tree of ``text``, or :class:`ExpressionError` with a one-line reason
+    that quotes an excerpt of it, also when it is nested past :data:`MAX_EXPRESSION_DEPTH`."""
+    too_deep = ExpressionError(
+        f"nested over {MAX_EXPRESSION_DEPTH} levels deep; an expression needs a few"
+    )
     try:
         ast: dict[str, Any] = jmespath.compile(text).parsed  # type: ignore[assignment]
     except jmespath_errors.JMESPathError as exc:
-        raise ExpressionError(_one_line(exc)) from exc
+        exc.expression = excerpt(text)  # type: ignore[attr-defined]
+        raise ExpressionError(excerpt(_one_line(exc), _ERROR_CHARS)) from exc
+    except RecursionError:  # 20,000 nested parentheses: jmespath's parser recurses per level
+        raise too_deep from None
+    if _depth(ast) > MAX_EXPRESSION_DEPTH:  # a || b || c ...: parsed in a loop, nested
+        raise too_deep
+    return ast
+
+
+def compile_expression(text: str, options: Options) -> Expression:
+    """Parse ``text`` with jmespath and compile it to closures (fast path + fallback)."""
+    ast = parse_expression(text)
     _check_functions(ast, options.custom_functions)
     return Expression(text, _Compiler(options).compile(ast))
+
+
+def _depth(ast: dict[str, Any]) -> int:
+    """The nesting of a syntax tree, walked without recursion."""
+    deepest = 0
+    stack = [(ast, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth <= MAX_EXPRESSION_DEPTH:
+            stack.extend(
+                (child, depth + 1) for child in node.get("children", ()) if isinstance(child, dict)
+            )
+    return deepest
 
 
 def _one_line(exc: Exception) -> str:

@@ -18,10 +18,11 @@ from typing import Any, BinaryIO
 import jmespath
 import orjson
 
-from gtmerge.errors import MergeError
+from gtmerge.errors import MergeError, quoted
 from gtmerge.jsondoc import TOO_DEEP_TO_WRITE
 from gtmerge.keys import InvalidKey, bucket_of, normalise_key
 from gtmerge.labels import line_classes
+from gtmerge.mapping.expressions import ExpressionError, parse_expression
 from gtmerge.s3 import S3, describe_error
 from gtmerge.sources import (
     BlankLines,
@@ -80,7 +81,7 @@ def grouper(regex: str | None, path: str | None) -> Grouper | None:
         try:
             pattern = re.compile(regex)
         except re.error as exc:
-            raise SplitError(f"--group {regex!r}: not a regular expression: {exc}") from exc
+            raise SplitError(f"--group {quoted(regex)}: not a regular expression: {exc}") from exc
 
         def by_regex(key: str, record: dict[str, Any]) -> str | None:
             found = pattern.search(key)
@@ -91,9 +92,12 @@ def grouper(regex: str | None, path: str | None) -> Grouper | None:
         return by_regex
     if path is not None:
         try:
-            expression = jmespath.compile(path)
-        except jmespath.exceptions.JMESPathError as exc:
-            raise SplitError(f"--group-path {path!r}: not a JMESPath expression: {exc}") from exc
+            parse_expression(path)  # bounded: nesting, and an error quoting an excerpt
+        except ExpressionError as exc:
+            raise SplitError(
+                f"--group-path {quoted(path)}: not a JMESPath expression: {exc}"
+            ) from exc
+        expression = jmespath.compile(path)
 
         def by_path(key: str, record: dict[str, Any]) -> str | None:
             value = expression.search(record)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
-from gtmerge.destination import check_writable, open_destination, same_target
+from gtmerge.destination import check_writable, open_destination, same_target, work_directory
 from gtmerge.errors import MergeError
 from gtmerge.keys import bucket_of
 from gtmerge.rekognition import MAX_TEST_IMAGES_PER_LABEL
@@ -170,7 +169,7 @@ def split(
         except MergeError as exc:
             raise SplitError(str(exc)) from exc
     groups = grouper(group, group_path)
-    with tempfile.TemporaryDirectory(prefix="gtmerge-split-", dir=tmp_dir) as spool_dir:
+    with work_directory("gtmerge-split-", tmp_dir) as spool_dir:
         dataset = read_dataset(manifest, s3, groups, spool_dir)
         if not dataset.keys:
             raise SplitError(f"{dataset.name}: the manifest has no images")
