@@ -301,19 +301,27 @@ _NEWLINES = 256 << 20
 def test_a_newline_bomb_is_counted_at_io_speed_in_every_codec(tmp_path: Path, codec: str) -> None:
     """256 MiB of line breaks between two records: counted as blank lines a buffer at a time
     (a GiB took over 300 s a line at a time), the record after them on its own line number."""
+    out = _merge_blank_bomb(tmp_path, b"\n" * _NEWLINES, _NEWLINES, codec)
+    assert len(out.read_bytes().splitlines()) == 2
+
+
+def _merge_blank_bomb(tmp_path: Path, blank_lines: bytes, count: int, codec: str) -> Path:
+    """Merge two records with ``blank_lines`` (``count`` lines) between them, compressed
+    with ``codec``: every blank line counted, at I/O speed; the figures recorded."""
     first, last = GT.splitlines(keepends=True)
     bomb = tmp_path / "output.manifest"
-    bomb.write_bytes(_CODECS[codec](first + b"\n" * _NEWLINES + last))
+    bomb.write_bytes(_CODECS[codec](first + blank_lines + last))
     out, report = tmp_path / "out.manifest", tmp_path / "report.json"
     done, rss, seconds = _measured_run(
         ["merge", str(bomb), "-o", str(out), "--report", str(report)], timeout=120
     )
     assert done.returncode == 0, done.stderr
     (stats,) = json.loads(report.read_text())["inputs"]
-    assert (stats["lines"], stats["used"], stats["skipped"]) == (_NEWLINES + 2, 2, _NEWLINES)
-    assert len(out.read_bytes().splitlines()) == 2
+    assert (stats["lines"], stats["used"], stats["skipped"]) == (count + 2, 2, count)
     assert rss < 200 and seconds < 30, (rss, seconds)
-    record_figures(f"fuzz::newline-bomb-256MiB-{codec}", peak_rss_mib=rss, seconds=seconds)
+    kind = "newline" if blank_lines.startswith(b"\n") else "crlf"
+    record_figures(f"fuzz::{kind}-bomb-256MiB-{codec}", peak_rss_mib=rss, seconds=seconds)
+    return out
 
 
 def test_validate_and_annotate_count_a_newline_bomb_at_io_speed(tmp_path: Path) -> None:
@@ -619,19 +627,8 @@ _CRLF = b"\r\n" * (_NEWLINES // 2) + b" \t\n" * 100_000
 
 
 def test_a_crlf_bomb_is_counted_at_io_speed_by_merge_and_split(tmp_path: Path) -> None:
-    first, last = GT.splitlines(keepends=True)
+    _merge_blank_bomb(tmp_path, _CRLF, _NEWLINES // 2 + 100_000, "zstd")
     bomb = tmp_path / "crlf.manifest.zst"
-    bomb.write_bytes(zstd.compress(first + _CRLF + last))
-    blank = _NEWLINES // 2 + 100_000
-    out, report = tmp_path / "out.manifest", tmp_path / "report.json"
-    done, rss, seconds = _measured_run(
-        ["merge", str(bomb), "-o", str(out), "--report", str(report)], timeout=120
-    )
-    assert done.returncode == 0, done.stderr
-    (stats,) = json.loads(report.read_text())["inputs"]
-    assert (stats["lines"], stats["used"], stats["skipped"]) == (blank + 2, 2, blank)
-    assert rss < 200 and seconds < 30, (rss, seconds)
-    record_figures("fuzz::crlf-bomb-256MiB", peak_rss_mib=rss, seconds=seconds)
     images = [line(f"{i}.jpg", classification("species", ["cat", "dog"][i % 2])) for i in range(20)]
     bomb.write_bytes(
         zstd.compress(manifest(*images[:10]).encode() + _CRLF + manifest(*images[10:]).encode())
