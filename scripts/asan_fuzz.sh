@@ -8,7 +8,7 @@
 # venv of its own, and built with -fsanitize=address; Python itself is not instrumented, so the
 # ASan runtime is preloaded. Leak detection is off: the interpreter keeps memory to its exit.
 # The tests that bound peak RSS or time are left out: under ASan they measure its shadow
-# memory and its slowdown.
+# memory and its slowdown (pytest marker bounds_rss).
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
 work=${1:-$(mktemp -d)}
@@ -23,6 +23,6 @@ CFLAGS="-fsanitize=address -fno-omit-frame-pointer -g -O1" LDFLAGS="-fsanitize=a
 test -n "$(ls gtmerge/readers/_fastgt*.so gtmerge/validate/_fastlines*.so)"
 LD_PRELOAD=$(${CC:-cc} -print-file-name=libasan.so) ASAN_OPTIONS=detect_leaks=0 \
     .venv/bin/python -m pytest -q -p no:cacheprovider \
-    -k "not bounded_memory and not io_speed" tests/test_fastgt.py tests/test_validate_lines.py tests/test_fuzz.py \
+    -m "not bounds_rss" tests/test_fastgt.py tests/test_validate_lines.py tests/test_fuzz.py \
     "$@" 2>&1 | tail -n 20
 echo "ASan run in $work"

@@ -228,6 +228,7 @@ def _measured_run(
     return result, int(rss), float(seconds)
 
 
+@pytest.mark.bounds_rss
 def test_a_120_mb_line_without_newline_is_rejected_in_bounded_memory(tmp_path: Path) -> None:
     huge = tmp_path / "huge.manifest"
     with open(huge, "wb") as stream:
@@ -258,6 +259,7 @@ def test_a_120_mb_line_without_newline_is_rejected_in_bounded_memory(tmp_path: P
     record_figures("fuzz::huge-line-120MB", peak_rss_mib=rss, seconds=round(seconds, 1), cases=1)
 
 
+@pytest.mark.bounds_rss
 def test_a_gzip_bomb_is_read_in_bounded_memory_and_time(tmp_path: Path) -> None:
     """1 GiB of zeros (one line, no newline) compressed to about 1 MB."""
     compressor = zlib.compressobj(9, zlib.DEFLATED, 31)
@@ -297,6 +299,7 @@ _CODECS = {
 _NEWLINES = 256 << 20
 
 
+@pytest.mark.bounds_rss
 @pytest.mark.parametrize("codec", sorted(_CODECS))
 def test_a_newline_bomb_is_counted_at_io_speed_in_every_codec(tmp_path: Path, codec: str) -> None:
     """256 MiB of line breaks between two records: counted as blank lines a buffer at a time
@@ -324,6 +327,7 @@ def _merge_blank_bomb(tmp_path: Path, blank_lines: bytes, count: int, codec: str
     return out
 
 
+@pytest.mark.bounds_rss
 def test_validate_and_annotate_count_a_newline_bomb_at_io_speed(tmp_path: Path) -> None:
     bomb = tmp_path / "bomb.manifest.zst"
     bomb.write_bytes(zstd.compress(GT + b"\n" * _NEWLINES))
@@ -339,6 +343,7 @@ def test_validate_and_annotate_count_a_newline_bomb_at_io_speed(tmp_path: Path) 
     record_figures("fuzz::newline-bomb-256MiB-validate", peak_rss_mib=rss, seconds=seconds)
 
 
+@pytest.mark.bounds_rss
 @pytest.mark.parametrize(("name", "fill"), [("nul", b"\0"), ("newline", b"\n")])
 def test_stats_reads_a_bomb_as_validate_does(tmp_path: Path, name: str, fill: bytes) -> None:
     """256 MiB of NULs (one line: 2.1 GB per GiB, as stats read lines unbounded) or of line
@@ -357,6 +362,7 @@ def test_stats_reads_a_bomb_as_validate_does(tmp_path: Path, name: str, fill: by
     record_figures(f"fuzz::stats-{name}-bomb-256MiB-gzip", peak_rss_mib=rss, seconds=seconds)
 
 
+@pytest.mark.bounds_rss
 def test_stats_refuses_a_merge_report_over_its_size_limit_in_bounded_memory(
     tmp_path: Path,
 ) -> None:
@@ -510,6 +516,7 @@ def test_a_coco_image_with_too_many_annotations_is_rejected_with_its_count(
 # --- values that can never be written: 15 MB class names and source-refs (F6) ---
 
 
+@pytest.mark.bounds_rss
 def test_a_class_name_or_source_ref_too_long_to_write_is_refused_at_read(tmp_path: Path) -> None:
     """A 15 MB class name fits in the line limit, but no label name is over 256 characters
     and no S3 key over 1,024 bytes: each is refused where it is read, with its reason, so
@@ -626,6 +633,7 @@ def test_a_csv_row_given_up_inside_a_quoted_field_is_read_past_to_its_end(tmp_pa
 _CRLF = b"\r\n" * (_NEWLINES // 2) + b" \t\n" * 100_000
 
 
+@pytest.mark.bounds_rss
 def test_a_crlf_bomb_is_counted_at_io_speed_by_merge_and_split(tmp_path: Path) -> None:
     _merge_blank_bomb(tmp_path, _CRLF, _NEWLINES // 2 + 100_000, "zstd")
     bomb = tmp_path / "crlf.manifest.zst"
@@ -642,6 +650,7 @@ def test_a_crlf_bomb_is_counted_at_io_speed_by_merge_and_split(tmp_path: Path) -
     assert rss < 200 and seconds < 30, (rss, seconds)
 
 
+@pytest.mark.bounds_rss
 def test_validate_and_annotate_give_back_a_crlf_bomb_at_io_speed(tmp_path: Path) -> None:
     bomb = tmp_path / "crlf.manifest.zst"
     bomb.write_bytes(zstd.compress(GT + _CRLF))
