@@ -490,6 +490,61 @@ def test_split_refuses_a_group_path_value_nested_deeper_than_gtmerge_writes(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["deep.manifest"]
 
 
+@pytest.mark.parametrize("command", ["validate", "merge"])
+def test_a_label_value_nested_a_thousand_levels_is_described_not_recursed_into(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    """The value of a classification attribute nested 1,000 levels (orjson reads it): the
+    message that quotes it ran into Python's recursion limit (a RecursionError traceback)."""
+    metadata = json.loads(line("x.jpg", classification("species", "cat")))["species-metadata"]
+    deep = (
+        '{"source-ref": "s3://bucket/a.jpg", "species": '
+        + deep_objects(1000)
+        + ', "species-metadata": '
+        + json.dumps(metadata)
+        + "}"
+    )
+    source = write(
+        tmp_path,
+        "deep.manifest",
+        deep + "\n" + line("b.jpg", classification("species", "dog")) + "\n",
+    )
+    rejects = tmp_path / "rejects.jsonl"
+    args = (
+        [str(source), "--json"]
+        if command == "validate"
+        else [str(source), "-o", str(tmp_path / "o.manifest"), "--rejects", str(rejects)]
+    )
+    assert main([command, *args]) in (0, 1)
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err
+    if command == "validate":
+        (finding,) = [f for f in json.loads(out)["errors"] if f.get("line") == 1]
+        assert finding["message"].endswith("must be an integer, not {'a': {'a': {'a': {...}}}}.")
+    else:
+        (reject,) = [json.loads(text) for text in rejects.read_text().splitlines()]
+        assert reject["reason"] == "classification value is not a class index (attribute species)"
+
+
+def test_a_labelstudio_value_nested_a_thousand_levels_is_rejected_with_a_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """JMESPath's own message quotes the value it was given: with no repr for it, the record
+    is rejected with the type of the error (it was a RecursionError traceback)."""
+    tasks = (
+        '[{"id": 1, "data": {"image": ' + deep_objects(990) + '}, "annotations": []},'
+        ' {"id": 2, "data": {"image": "s3://bucket/b.jpg"}, "annotations": []}]'
+    )
+    source = write(tmp_path, "export.json", tasks)
+    rejects = tmp_path / "rejects.jsonl"
+    out = tmp_path / "o.manifest"
+    args = ["merge", f"labelstudio={source}", "-o", str(out), "--rejects", str(rejects)]
+    assert main(args) in (0, 1)
+    assert "Traceback" not in capsys.readouterr().err
+    (reject,) = [json.loads(text) for text in rejects.read_text().splitlines()]
+    assert "the value is nested too deep to show" in reject["reason"]
+
+
 # --- an empty name ---------------------------------------------------------------------------
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from gtmerge import fastpaths, rekognition
+from gtmerge.errors import quoted
 from gtmerge.keys import InvalidKey, normalise_key
 from gtmerge.model import AnswerKey, Box, BoxSet, ImageRecord, ImageSize, Label, Verdict
 from gtmerge.readers.base import Item, Parsed, ReadContext, Rejection, Skipped, raw_text
@@ -526,5 +527,5 @@ def _number(box: dict[str, Any], field: str, index: int) -> float:
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
+    text = quoted(value)  # bounded: a value nested a thousand levels has no plain repr
     return text if len(text) <= 60 else text[:57] + "..."

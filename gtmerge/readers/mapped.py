@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 from jmespath.exceptions import JMESPathError
 
-from gtmerge.errors import excerpt, quoted
+from gtmerge.errors import NAME_CHARS, excerpt, quoted
 from gtmerge.keys import InvalidKey, join_key
 from gtmerge.mapping.config import Boxes, Mapping, Metadata
 from gtmerge.mapping.expressions import Expression, Search
@@ -51,6 +51,16 @@ _EVAL_ERRORS = (JMESPathError, FunctionError, TypeError, ValueError)
 
 #: Exports repeat a handful of dates; checking each once keeps the regex off the hot path.
 _valid_date = lru_cache(maxsize=4096)(is_valid_creation_date)
+
+
+def _evaluation_error(exc: Exception) -> str:
+    """JMESPath's message for a failed evaluation, on one line. It quotes the value the
+    function was given, which may be megabytes long, or nested so deep that it has no repr."""
+    try:
+        text = str(exc)
+    except RecursionError:
+        return f"{type(exc).__name__}: the value is nested too deep to show"
+    return excerpt(" ".join(text.split()), NAME_CHARS)
 
 
 class RecordError(ValueError):
@@ -241,7 +251,7 @@ class _Converter:
         try:
             return expression.search(node)
         except _EVAL_ERRORS as exc:
-            raise _fail(where, " ".join(str(exc).split()), expression) from None
+            raise _fail(where, _evaluation_error(exc), expression) from None
 
     def list_of(self, expression: Expression, node: Any, where: str) -> list[Any]:
         value = self.eval(expression, node, where)

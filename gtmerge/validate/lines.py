@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from gtmerge import fastpaths
+from gtmerge.errors import quoted
 from gtmerge.rekognition import (
     CLASSIFICATION,
     DETECTION,
@@ -463,5 +464,5 @@ def _describe(value: object) -> str:
         return "missing"
     if value is None:
         return "null"
-    text = repr(value)
+    text = quoted(value)  # bounded: a value nested a thousand levels has no plain repr
     return text if len(text) <= 60 else text[:57] + "…"
