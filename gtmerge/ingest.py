@@ -13,7 +13,7 @@ from typing import Any, BinaryIO
 import orjson
 from botocore.exceptions import BotoCoreError, ClientError
 
-from gtmerge.errors import BadRecord, MergeError
+from gtmerge.errors import BadRecord, MergeError, error_line
 from gtmerge.model import ImageRecord
 from gtmerge.readers import Item, Parsed, ReadContext, Reader, Rejection, Skipped, resolve
 from gtmerge.report import InputStats
@@ -92,7 +92,9 @@ def rejection_filer(
             entry: dict[str, Any] = {"file": name, "line": rejection.line}
             if rejection.attribute:
                 entry["attribute"] = rejection.attribute
-            entry["reason"] = rejection.reason
+            # a reason may quote a value of the input (an unknown type, a name): one line
+            # of the file stays a line of a few hundred bytes whatever that value's size
+            entry["reason"] = error_line(rejection.reason)
             entry["raw"] = rejection.raw
             text = orjson.dumps(entry, option=orjson.OPT_APPEND_NEWLINE)
             out.write(text if part is None else order_key(part, rejection.line) + text)

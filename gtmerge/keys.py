@@ -17,6 +17,9 @@ from urllib.parse import unquote, urlsplit
 from gtmerge.errors import quoted
 from gtmerge.rekognition import MAX_KEY_BYTES
 
+#: S3's longest bucket name
+MAX_BUCKET_CHARS = 63
+
 
 class InvalidKey(ValueError):
     """A reference that cannot be turned into an S3 image key."""
@@ -50,7 +53,11 @@ def normalise_key(ref: str) -> str:
     """
     if ref.startswith("s3://") and "%" not in ref and ref.isprintable():  # the common case
         bucket_end = ref.find("/", 5)
-        if 5 < bucket_end < len(ref) - 1 and len(ref) - bucket_end <= MAX_KEY_BYTES // 4:
+        if (
+            5 < bucket_end <= 5 + MAX_BUCKET_CHARS
+            and len(ref) - bucket_end <= MAX_KEY_BYTES // 4
+            and bucket_end < len(ref) - 1
+        ):
             return ref  # no object key of up to 256 characters is over 1,024 bytes
     key = _normalise(ref)
     problem = control_character_problem(key) or _length_problem(key)
@@ -60,8 +67,11 @@ def normalise_key(ref: str) -> str:
 
 
 def _length_problem(key: str) -> str | None:
-    """Why the object key of a normalised ``key`` is too long for S3, if it is."""
-    name = key[key.find("/", 5) + 1 :]
+    """Why the bucket or the object key of a normalised ``key`` is too long for S3."""
+    bucket_end = key.find("/", 5)
+    if bucket_end - 5 > MAX_BUCKET_CHARS:
+        return f"has a bucket name of {bucket_end - 5:,} characters, over the 63 S3 allows"
+    name = key[bucket_end + 1 :]
     if len(name) <= MAX_KEY_BYTES // 4:
         return None
     size = len(name.encode("utf-8", "surrogatepass"))

@@ -844,3 +844,77 @@ def test_a_tmp_dir_the_system_refuses_is_one_line_naming_it(
         f"gtmerge {command}: --tmp-dir {loop}: cannot write: Too many levels of symbolic links\n"
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.manifest", "loop"]
+
+
+# --- values and names of any length, in what a run writes and says ----------------------------
+
+
+def test_a_bucket_name_over_63_characters_is_refused_where_it_is_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """60 lines with a 15 MB bucket name took 1.8 GB in split: S3 names have at most 63."""
+    bucket = "b" * 64
+    deep = line("a.jpg", classification("species", "cat")).replace("s3://", "s3://x", 1)
+    deep = json.dumps({**json.loads(deep), "source-ref": f"s3://{bucket}/a.jpg"})
+    source = write(
+        tmp_path,
+        "in.manifest",
+        deep + "\n" + line("b.jpg", classification("species", "dog")) + "\n",
+    )
+    rejects = tmp_path / "rejects.jsonl"
+    assert (
+        main(["merge", str(source), "-o", str(tmp_path / "o.manifest"), "--rejects", str(rejects)])
+        == 0
+    )
+    (reject,) = [json.loads(text) for text in rejects.read_text().splitlines()]
+    assert reject["reason"].endswith("has a bucket name of 64 characters, over the 63 S3 allows")
+
+
+def test_a_rejection_reason_and_a_warning_are_cut_to_one_short_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An unknown metadata type of 100 KB went whole into the reason in the rejects file (next
+    to the record, kept up to 100,000 characters), and a 100 KB --drop-class name twice into
+    the summary."""
+    record = json.loads(line("a.jpg", classification("species", "cat")))
+    record["species-metadata"]["type"] = "x" * 100_000
+    source = write(
+        tmp_path,
+        "in.manifest",
+        json.dumps(record) + "\n" + line("b.jpg", classification("species", "dog")) + "\n",
+    )
+    rejects = tmp_path / "rejects.jsonl"
+    args = ["merge", str(source), "-o", str(tmp_path / "o.manifest"), "--rejects", str(rejects)]
+    assert main([*args, "--drop-class", "y" * 100_000]) == 0
+    (reject,) = [json.loads(text) for text in rejects.read_text().splitlines()]
+    assert reject["reason"].startswith("unsupported type: xxx") and len(reject["reason"]) == 400
+    assert len(reject["raw"]) == 100_001  # the record itself, up to Rekognition's line limit
+    (warning,) = [t for t in capsys.readouterr().err.splitlines() if "--drop-class" in t]
+    assert len(warning) <= 420
+
+
+def test_a_group_pattern_nested_too_deep_is_refused_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = write(tmp_path, "in.manifest", line("a.jpg", classification("species", "cat")) + "\n")
+    args = ["split", str(source), "-o", str(tmp_path / "t"), "--test-output", str(tmp_path / "e")]
+    assert main([*args, "--group", "(" * 5000 + "a" + ")" * 5000]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("gtmerge split: --group '((((") and err.endswith(
+        ": groups nested too deep\n"
+    )
+
+
+@pytest.mark.parametrize("option", ["--mapping", "--tmp-dir", "--image-root", "--endpoint-url"])
+def test_an_empty_place_is_refused_not_taken_for_an_option_left_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str
+) -> None:
+    source = write(tmp_path, "in.manifest", line("a.jpg", classification("species", "cat")) + "\n")
+    out = tmp_path / "o.manifest"
+    with pytest.raises(SystemExit) as exited:
+        main(["merge", str(source), "-o", str(out), option, ""])
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"gtmerge: error: {option} '': an empty name names nothing"
+    )
+    assert not out.exists()

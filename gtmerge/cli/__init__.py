@@ -40,10 +40,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: options that name a file, a directory or a place, where '' would be taken for "not given"
+_PLACES = ("mapping", "tmp_dir", "image_root", "endpoint_url")
+
+
 def main(argv: Sequence[str] | None = None, *, keep_signal_handlers: bool = False) -> int:
     """Run one command; return its exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    for option in _PLACES:
+        if getattr(args, option, None) == "":
+            # '' is not an option left out: it names no file, directory or place
+            parser.error(f"--{option.replace('_', '-')} '': an empty name names nothing")
     try:
         with stop_on_signals(restore=not keep_signal_handlers):
             return int(args.run(args))

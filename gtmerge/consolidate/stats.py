@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gtmerge.consolidate.config import Consolidation
+from gtmerge.errors import error_line
 from gtmerge.model import Verdict
 
 #: oversized images named in the warnings
@@ -150,7 +151,8 @@ class ConsolidationStats:
             if name not in (self.classes if option == "--rename" else renamed):
                 where = "after --rename" if name in self.classes else "in the inputs"
                 found.append(f"{option} {name}: no class {name} {where}")
-        return found
+        # a name comes from the command line or a rename file, and may be megabytes long
+        return [error_line(warning) for warning in found]
 
     def to_dict(self, config: Consolidation) -> dict[str, Any]:
         return {

@@ -82,6 +82,8 @@ def grouper(regex: str | None, path: str | None) -> Grouper | None:
             pattern = re.compile(regex)
         except re.error as exc:
             raise SplitError(f"--group {quoted(regex)}: not a regular expression: {exc}") from exc
+        except RecursionError:  # Python's parser recurses once per nested group
+            raise SplitError(f"--group {quoted(regex)}: groups nested too deep") from None
 
         def by_regex(key: str, record: dict[str, Any]) -> str | None:
             found = pattern.search(key)
