@@ -918,3 +918,19 @@ def test_an_empty_place_is_refused_not_taken_for_an_option_left_out(
         f"gtmerge: error: {option} '': an empty name names nothing"
     )
     assert not out.exists()
+
+
+@pytest.mark.parametrize("mapping", ["csv-long", "csv-onehot"])
+def test_a_csv_header_whose_quote_never_closes_fails_the_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], mapping: str
+) -> None:
+    """It took every row into the header: exit 0, "0 records", the rows gone unreported."""
+    rows = "".join(f"s3://bucket/{n}.jpg,cat\n" for n in range(10))
+    source = write(tmp_path, "labels.csv", '"image,label\n' + rows)
+    out = tmp_path / "o.manifest"
+    assert main(["merge", f"{mapping}={source}", "-o", str(out)]) == 2
+    assert capsys.readouterr().err == (
+        f"gtmerge merge: {source}: line 1: the header row runs over 11 lines: does the quote "
+        "opened on line 1 ever close?\n"
+    )
+    assert not out.exists()

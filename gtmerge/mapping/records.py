@@ -362,6 +362,14 @@ def _csv_rows(source: Source, stream: BinaryIO, records: Records) -> Split:
             raise InputError(f"{source.name}: {exc}") from None
         blank = not any(cell.strip() for cell in row)
         if want_header and header is None:
+            if lines.number > line and any("\n" in cell or "\r" in cell for cell in row):
+                # a column name with a line break in it: a quote that never closed, which
+                # took every row after it into the header (the input seemed empty)
+                raise InputError(
+                    f"{source.name}: line {line}: the header row runs over "
+                    f"{lines.number - line + 1:,} lines: does the quote opened on line {line} "
+                    "ever close?"
+                )
             if not blank:  # the first non-blank row is the header, not a record
                 header = row
             continue
