@@ -238,9 +238,13 @@ def test_a_whole_merge_gives_the_same_bytes_with_and_without_the_fast_path(
 
 def test_version_says_which_code_runs() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "gtmerge", "--version"], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "gtmerge", "--version"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "COLUMNS": "40"},  # argparse's own action wrapped it there
     )
-    assert done.stdout.startswith("gtmerge 0.1.0 (")
+    assert done.stdout.startswith("gtmerge 0.1.0 (") and done.stdout.count("\n") == 1
     expected = "Ground Truth reader" if read_clean is not None else "pure Python"
     assert expected in done.stdout
 

@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from gtmerge import __version__, fastpaths
 from gtmerge.cli import mappings, merge, split, stats, validate
@@ -23,6 +23,14 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, error_line(f"{self.prog}: error: {message}") + "\n")
 
 
+class _Version(argparse.Action):
+    """``--version`` on one line: argparse's own action wraps it to the terminal's width."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        print(f"gtmerge {__version__} ({fastpaths.description()})")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="gtmerge",
@@ -32,8 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
             "Rekognition's rules."
         ),
     )
-    version = f"gtmerge {__version__} ({fastpaths.description()})"
-    parser.add_argument("--version", action="version", version=version)
+    parser.add_argument(
+        "--version", action=_Version, nargs=0, help="show the version and which paths it runs"
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in (merge, split, validate, stats, mappings):
         module.add_parser(commands)
