@@ -17,7 +17,7 @@ import orjson
 from gtmerge.labels import line_labels
 from gtmerge.rekognition import DETECTION
 from gtmerge.s3 import S3, describe_error
-from gtmerge.sources import BlankLines, InputError, Source, expand, open_source, read_lines
+from gtmerge.sources import InputError, Source, expand, open_source
 from gtmerge.validate import Finding, ManifestValidator
 from gtmerge.validate.lines import Pairs, line_pairs
 from gtmerge.validate.run import _READ_ERRORS, _compare
@@ -113,19 +113,11 @@ def collect(
 
 
 def _read(source: Source, s3: S3, validator: ManifestValidator) -> Iterator[bytes]:
-    """The lines of ``source`` that may hold an image, each fed to ``validator`` first.
-
-    Read as ``gtmerge validate`` reads them, through the shared line reader: a line over its
-    limit is counted, not held (a GiB of NULs is one such line), and a run of empty lines is
-    one step, not millions."""
+    """The lines of ``source`` that may hold an image, each fed to ``validator`` first, as
+    ``gtmerge validate`` reads them."""
     try:
         with open_source(source, s3) as stream:
-            for line in read_lines(stream, on_overlong=validator.feed_overlong):
-                if isinstance(line, BlankLines):
-                    validator.feed_blank(line.lines)
-                elif line is not None:
-                    validator.feed(line)
-                    yield line
+            yield from validator.feed_stream(stream)
     except _READ_ERRORS as exc:
         raise InputError(f"{source.name}: {describe_error(exc)}") from exc
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -25,7 +26,7 @@ from gtmerge.rekognition import (
     MIN_CLASSIFICATION_LABELS,
     MIN_DETECTION_LABELS,
 )
-from gtmerge.sources import MAX_LINE_BYTES
+from gtmerge.sources import MAX_LINE_BYTES, BlankLines, read_lines
 from gtmerge.validate import codes, lines
 from gtmerge.validate.findings import Finding, ValidationResult, sort_key
 from gtmerge.validate.images import ImageProblem
@@ -114,6 +115,17 @@ class ManifestValidator:
                 codes.LINE_TOO_LONG,
                 f"It has {size:,} bytes, over the {MAX_LINE_BYTES >> 20} MiB gtmerge reads.",
             )
+
+    def feed_stream(self, stream: BinaryIO) -> Iterator[bytes]:
+        """Validate every line of ``stream``, read through the shared line reader (a line over
+        its limit is counted, not held; a run of blank lines is one step, not millions), and
+        yield each line that may hold an image, once it has been fed."""
+        for raw_line in read_lines(stream, on_overlong=self.feed_overlong):
+            if isinstance(raw_line, BlankLines):
+                self.feed_blank(raw_line.lines, raw_line.line)
+            elif raw_line is not None:
+                self.feed(raw_line)
+                yield raw_line
 
     def feed_blank(self, lines: int, raw_line: bytes = b"\n") -> None:
         """Validate a run of ``lines`` blank lines, each ``raw_line``: those past the lines

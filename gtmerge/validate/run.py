@@ -11,7 +11,7 @@ from tqdm import tqdm
 from gtmerge.destination import Outputs
 from gtmerge.rekognition import DEFAULT_MAX_LINES
 from gtmerge.s3 import S3, describe_error
-from gtmerge.sources import BlankLines, InputError, Source, expand, open_source, read_lines
+from gtmerge.sources import InputError, Source, expand, open_source
 from gtmerge.validate import codes
 from gtmerge.validate.annotate import write_annotated
 from gtmerge.validate.findings import Finding, ValidationResult, sort_key
@@ -108,11 +108,8 @@ def _read(source: Source, max_lines: int, s3: S3, progress: bool | None) -> Mani
     ) as bar:
         try:
             with open_source(source, s3, on_bytes=bar.update) as stream:
-                for raw_line in read_lines(stream, on_overlong=validator.feed_overlong):
-                    if isinstance(raw_line, BlankLines):
-                        validator.feed_blank(raw_line.lines, raw_line.line)
-                    elif raw_line is not None:
-                        validator.feed(raw_line)
+                for _ in validator.feed_stream(stream):
+                    pass
         except _READ_ERRORS as exc:
             raise InputError(f"{source.name}: {describe_error(exc)}") from exc
     return validator
