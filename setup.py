@@ -1,4 +1,4 @@
-"""The C fast paths of the validator and the Ground Truth reader; everything else is
+"""The C fast paths of the validator, the Ground Truth reader and the merge; everything else is
 configured in pyproject.toml.
 
 The extensions are optional: without a C compiler gtmerge installs and runs the same, to the
@@ -20,6 +20,11 @@ setup(
             "gtmerge.readers._fastgt",
             ["gtmerge/readers/_fastgt.c"],
             depends=["gtmerge/_fastcommon.h"],
+            optional=True,
+        ),
+        Extension(
+            "gtmerge._fastmerge",
+            ["gtmerge/_fastmerge.c"],
             optional=True,
         ),
     ]

@@ -18,6 +18,7 @@ PURE_PYTHON_VARIABLE = "GTMERGE_PURE_PYTHON"
 _FAST_PATHS = {
     "gtmerge.validate._fastlines": "validator",
     "gtmerge.readers._fastgt": "Ground Truth reader",
+    "gtmerge._fastmerge": "merge",
 }
 _loaded: dict[str, bool] = {}
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import heapq
+import io
 import os
 import resource
 import zlib
@@ -29,12 +30,13 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 import orjson
 
-from gtmerge import interrupts
+from gtmerge import fastmerge, fastpaths, interrupts
 from gtmerge.consolidate.config import Consolidation
+from gtmerge.consolidate.image import Outcome
 from gtmerge.consolidate.stats import ConsolidationStats
 from gtmerge.ingest import (
     ORDER_WIDTH,
@@ -58,8 +60,13 @@ from gtmerge.readers.groundtruth import (
 )
 from gtmerge.report import InputStats, OutputStats
 from gtmerge.s3 import S3, S3Settings
-from gtmerge.sources import Source
+from gtmerge.sources import MAX_LINE_BYTES, BlankLines, Source, open_source, read_lines
 from gtmerge.writer import ManifestFormat
+
+#: Appends to one partition's spool file.
+SpoolWrite = Callable[[bytes | bytearray], object]
+#: The C fast path of :func:`_spool_lines` (_fastgt.c), or None.
+_SPOOL_BLOCK: Any = fastpaths.load("gtmerge.readers._fastgt", "spool_lines")
 
 _SPLIT_BITS = 4
 _HASH_BITS = 32
@@ -178,30 +185,77 @@ def spool_input(
 def _spool_lines(
     source: Source,
     context: ReadContext,
-    writers: Sequence[Callable[[bytes], object]],
+    writers: Sequence[SpoolWrite],
     stats: InputStats,
     filer: FileRejection,
 ) -> None:
-    mask = len(writers) - 1
+    if _SPOOL_BLOCK is not None:
+        _spool_blocks(_SPOOL_BLOCK, source, context, writers, stats, filer)
+        return
     for line_no, raw in numbered_lines(source, context):
         interrupts.check()
-        key = image_key(raw) if isinstance(raw, bytes) else None
-        if key is None:  # a line without a usable image is accounted for here
-            item = parse_line(line_no, raw)
-            stats.lines += records_in(item)
-            account(item, stats, filer)
-        else:
-            stats.lines += 1
-            assert isinstance(raw, bytes)
-            end = b"" if raw.endswith(b"\n") else b"\n"  # only the last line may lack one
-            writers[key_hash(key) & mask](b"%d\t%b%b" % (line_no, raw, end))
+        _spool_line(line_no, raw, writers, stats, filer)
+
+
+def _spool_line(
+    line_no: int,
+    raw: bytes | BlankLines | None,
+    writers: Sequence[SpoolWrite],
+    stats: InputStats,
+    filer: FileRejection,
+) -> None:
+    key = image_key(raw) if isinstance(raw, bytes) else None
+    if key is None:  # a line without a usable image is accounted for here
+        item = parse_line(line_no, raw)
+        stats.lines += records_in(item)
+        account(item, stats, filer)
+    else:
+        stats.lines += 1
+        assert isinstance(raw, bytes)
+        end = b"" if raw.endswith(b"\n") else b"\n"  # only the last line may lack one
+        writers[key_hash(key) & (len(writers) - 1)](b"%d\t%b%b" % (line_no, raw, end))
+
+
+def _spool_blocks(
+    spool_block: Callable[[bytes, int, list[bytearray], int], tuple[int, int]],
+    source: Source,
+    context: ReadContext,
+    writers: Sequence[SpoolWrite],
+    stats: InputStats,
+    filer: FileRejection,
+) -> None:
+    """:func:`_spool_lines` a buffer at a time: the C fast path spools the lines it can, as
+    :func:`_spool_line` would, and every other line (blank, overlong, keyless, or cut by the
+    end of the buffer) is read by :func:`~gtmerge.sources.read_lines` and spooled here. A
+    line ends read_lines' work: it holds nothing back after yielding one."""
+    spools = [bytearray() for _ in writers]
+    number = 1
+    with open_source(source, context.s3, context.on_bytes) as stream:
+        peek = cast(io.BufferedReader, stream).peek
+        while block := peek(1):
+            interrupts.check()
+            used, spooled = spool_block(block, number, spools, MAX_LINE_BYTES)
+            for spool, write in zip(spools, writers, strict=True):
+                if spool:  # before any line spooled below: the spools keep input order
+                    write(spool)
+                    spool.clear()
+            if used:
+                stream.read(used)
+                number += spooled
+                stats.lines += spooled
+                continue
+            for raw in read_lines(stream):
+                _spool_line(number, raw, writers, stats, filer)
+                number += raw.lines if isinstance(raw, BlankLines) else 1
+                if not isinstance(raw, BlankLines):
+                    break
 
 
 def _spool_records(
     source: Source,
     context: ReadContext,
     reader: Reader,
-    writers: Sequence[Callable[[bytes], object]],
+    writers: Sequence[SpoolWrite],
     stats: InputStats,
     filer: FileRejection,
 ) -> None:
@@ -227,7 +281,6 @@ def merge_partition(task: MergeTask) -> MergeResult:
     size = sum(os.path.getsize(path) for path in paths)
     if size > task.max_bytes and task.bits + _SPLIT_BITS <= _HASH_BITS:
         return _split(task, paths)
-    images: dict[str, tuple[bytes, ImageMerger]] = {}
     result = MergeResult(*_result_paths(task), _empty_stats(task))
     verifies = task.consolidation.verifies if task.consolidation.applies_verdicts else None
     with ExitStack() as stack:
@@ -235,18 +288,30 @@ def merge_partition(task: MergeTask) -> MergeResult:
         out, rejects, conflicts, relabel = (
             stack.enter_context(open(path, "wb", _FILE_BUFFER)) for path in result.runs
         )
+
+        def write_outcome(order: bytes, outcome: Outcome) -> None:
+            for conflict in outcome.conflicts:
+                conflicts.write(order + orjson.dumps(conflict, option=orjson.OPT_APPEND_NEWLINE))
+            if outcome.relabel:
+                relabel.write(order + relabel_line(outcome.key))
+            if outcome.image is not None:
+                result.written.count(outcome.image)
+                out.write(order + task.fmt.render(outcome.image))
+
+        table = fastmerge.image_table(task.consolidation, task.fmt, result.written)
+        if table is not None:
+            for index, path in enumerate(paths):
+                _load_into_table(task.parts[index], index, path, table, result, rejects, verifies)
+            fastmerge.finish(
+                table, task.consolidation, result.consolidated, result.written, out, write_outcome
+            )
+            return result
+        images: dict[str, tuple[bytes, ImageMerger]] = {}
         for index, path in enumerate(paths):
             part = task.parts[index]
             _load_spool(part, index, path, images, result.stats[index], rejects, verifies)
         for order, merger in images.values():
-            outcome = merger.result(task.consolidation, result.consolidated)
-            for conflict in outcome.conflicts:
-                conflicts.write(order + orjson.dumps(conflict, option=orjson.OPT_APPEND_NEWLINE))
-            if outcome.relabel:
-                relabel.write(order + relabel_line(merger.key))
-            if outcome.image is not None:
-                result.written.count(outcome.image)
-                out.write(order + task.fmt.render(outcome.image))
+            write_outcome(order, merger.result(task.consolidation, result.consolidated))
         # freed while collection is still paused: the first collection after it would
         # otherwise walk every record of the partition only to find them all alive
         images.clear()
@@ -290,6 +355,30 @@ def _load_spool(
                 entry = images[record.key] = (order_key(index, number), merger)
             if not entry[1].add(record):
                 stats.duplicates += 1
+    os.unlink(path)
+
+
+def _load_into_table(
+    part: SpooledPart,
+    index: int,
+    path: str,
+    table: fastmerge.ImageTable,
+    result: MergeResult,
+    rejects: BinaryIO,
+    verifies: Verifies | None,
+) -> None:
+    """:func:`_load_spool` for the C merge."""
+    stats = result.stats[index]
+    filer = rejection_filer(part.name, rejects, False, index)
+    with open(path, "rb", _FILE_BUFFER) as spool:
+        if part.raw:
+            fastmerge.add_raw_spool(table, index, spool, stats, filer, verifies)
+        else:
+            for line in spool:
+                interrupts.check()
+                tagged, data = line[:-1].split(b"\t", 1)
+                if not table.add_record(index, int(tagged), decode(orjson.loads(data))):
+                    stats.duplicates += 1
     os.unlink(path)
 
 

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Build gtmerge's C fast paths with AddressSanitizer and run the fuzz and differential suites
-# under it: a memory error in _fastgt.c or _fastlines.c stops the run with ASan's report.
+# under it: a memory error in _fastgt.c, _fastlines.c or _fastmerge.c stops the run with ASan's
+# report.
 #
 #   scripts/asan_fuzz.sh [WORKDIR [PYTEST ARGS...]]   (WORKDIR default: a new temporary one)
 #
@@ -20,9 +21,10 @@ cd "$work"
 python3 -m venv .venv
 CFLAGS="-fsanitize=address -fno-omit-frame-pointer -g -O1" LDFLAGS="-fsanitize=address" \
     .venv/bin/pip install -q -e ".[test]"
-test -n "$(ls gtmerge/readers/_fastgt*.so gtmerge/validate/_fastlines*.so)"
+test -n "$(ls gtmerge/readers/_fastgt*.so gtmerge/validate/_fastlines*.so gtmerge/_fastmerge*.so)"
 LD_PRELOAD=$(${CC:-cc} -print-file-name=libasan.so) ASAN_OPTIONS=detect_leaks=0 \
     .venv/bin/python -m pytest -q -p no:cacheprovider \
-    -m "not bounds_rss" tests/test_fastgt.py tests/test_validate_lines.py tests/test_fuzz.py \
+    -m "not bounds_rss" tests/test_fastgt.py tests/test_fastmerge.py tests/test_validate_lines.py \
+    tests/test_fuzz.py tests/test_spool.py tests/test_consolidation.py \
     "$@" 2>&1 | tail -n 20
 echo "ASan run in $work"

@@ -115,7 +115,7 @@ def test_the_c_fast_path_is_built() -> None:
     """Installed with a C compiler (as in CI), gtmerge has its fast paths; without one it
     still works, only slower, and this test says why the benchmark is off."""
     assert fast_path is not None, "gtmerge.validate._fastlines was not built"
-    assert fastpaths.description() == "C fast paths: validator, Ground Truth reader"
+    assert fastpaths.description() == "C fast paths: validator, Ground Truth reader, merge"
 
 
 #: Two class ids with one name: a line counts each name once however often it has it.

@@ -17,6 +17,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <stdint.h>
 #include <string.h>
 
 #include "../_fastcommon.h"
@@ -32,22 +33,17 @@ static Py_ssize_t max_name_chars, max_key_bytes;
 
 #define SUFFIX_LENGTH 9 /* "-metadata" */
 
-/* A named tuple of the model, made by tuple.__new__ (in C) rather than the class's own
- * __new__ (Python code). Steals no reference. */
+/* A named tuple of the model, made as tuple.__new__ (in C) makes an instance of a tuple
+ * subclass, less its temporary tuples, rather than by the class's own __new__ (Python code).
+ * Steals no reference. */
 static PyObject *
 make(PyTypeObject *type, Py_ssize_t size, PyObject *const *items)
 {
-    PyObject *fields = PyTuple_New(size);
-    if (fields == NULL)
+    PyObject *made = type->tp_alloc(type, size);
+    if (made == NULL)
         return NULL;
     for (Py_ssize_t i = 0; i < size; i++)
-        PyTuple_SET_ITEM(fields, i, Py_NewRef(items[i]));
-    PyObject *args = PyTuple_Pack(1, fields);
-    Py_DECREF(fields);
-    if (args == NULL)
-        return NULL;
-    PyObject *made = PyTuple_Type.tp_new(type, args, NULL);
-    Py_DECREF(args);
+        PyTuple_SET_ITEM(made, i, Py_NewRef(items[i]));
     return made;
 }
 
@@ -350,35 +346,132 @@ holds(const char *text, Py_ssize_t length, const char *part, Py_ssize_t part_len
 /* groundtruth._leading_key: the source-ref of a line that starts the way Ground Truth writes
  * one (compact, source-ref first), with no backslash anywhere in the line, no second
  * "source-ref" after it, no '%' in it, and an s3:// reference with a bucket and an object key
- * of at most MAX_KEY_BYTES;
- * None for any other line (the reader then parses it). */
-static PyObject *
-leading_key(PyObject *module, PyObject *line)
+ * of at most MAX_KEY_BYTES. Its length, *key set to its start; -1 for any other line (the
+ * reader then parses it). */
+static Py_ssize_t
+find_leading_key(const char *text, Py_ssize_t length, const char **key)
 {
     static const char start[] = "{\"source-ref\":\"", name[] = "\"source-ref\"";
     const Py_ssize_t start_length = sizeof(start) - 1, name_length = sizeof(name) - 1;
+    if (length < start_length || memcmp(text, start, start_length) != 0 ||
+        memchr(text, '\\', length) != NULL)
+        return -1;
+    *key = text + start_length;
+    const char *end = memchr(*key, '"', length - start_length);
+    if (end == NULL)
+        return -1;
+    Py_ssize_t key_length = end - *key, rest = length - (end - text);
+    if (holds(end, rest, name, name_length) || memchr(*key, '%', key_length) != NULL ||
+        key_length < 5 || memcmp(*key, "s3://", 5) != 0)
+        return -1;
+    const char *slash = memchr(*key + 5, '/', key_length - 5);
+    if (slash == NULL || slash - *key <= 5 || slash - *key >= key_length - 1 ||
+        key_length - (slash - *key) - 1 > max_key_bytes)
+        return -1;
+    return key_length;
+}
+
+static PyObject *
+leading_key(PyObject *module, PyObject *line)
+{
+    const char *key;
     if (!PyBytes_Check(line)) {
         PyErr_SetString(PyExc_TypeError, "leading_key(line: bytes)");
         return NULL;
     }
-    const char *text = PyBytes_AS_STRING(line);
-    Py_ssize_t length = PyBytes_GET_SIZE(line);
-    if (length < start_length || memcmp(text, start, start_length) != 0 ||
-        memchr(text, '\\', length) != NULL)
+    Py_ssize_t length = find_leading_key(PyBytes_AS_STRING(line), PyBytes_GET_SIZE(line), &key);
+    if (length < 0)
         Py_RETURN_NONE;
-    const char *key = text + start_length;
-    const char *end = memchr(key, '"', length - start_length);
-    if (end == NULL)
-        Py_RETURN_NONE;
-    Py_ssize_t key_length = end - key, rest = length - (end - text);
-    if (holds(end, rest, name, name_length) || memchr(key, '%', key_length) != NULL ||
-        key_length < 5 || memcmp(key, "s3://", 5) != 0)
-        Py_RETURN_NONE;
-    const char *slash = memchr(key + 5, '/', key_length - 5);
-    if (slash == NULL || slash - key <= 5 || slash - key >= key_length - 1 ||
-        key_length - (slash - key) - 1 > max_key_bytes)
-        Py_RETURN_NONE;
-    return PyBytes_FromStringAndSize(key, key_length);
+    return PyBytes_FromStringAndSize(key, length);
+}
+
+/* Whether a line (its line break included) is blank as sources.read_lines counts runs of
+ * them: spaces and tabs, then "\n" or "\r\n". */
+static int
+is_blank(const char *text, Py_ssize_t length)
+{
+    Py_ssize_t i = 0;
+    while (i < length && (text[i] == ' ' || text[i] == '\t'))
+        i++;
+    return (i == length - 1 && text[i] == '\n') ||
+           (i == length - 2 && text[i] == '\r' && text[i + 1] == '\n');
+}
+
+/* CRC-32 as zlib.crc32 computes it (spool.key_hash), without needing zlib's headers. */
+static uint32_t crc_table[256];
+
+static void
+make_crc_table(void)
+{
+    for (uint32_t n = 0; n < 256; n++) {
+        uint32_t c = n;
+        for (int k = 0; k < 8; k++)
+            c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+        crc_table[n] = c;
+    }
+}
+
+static uint32_t
+crc32_of(const char *text, Py_ssize_t length)
+{
+    uint32_t c = 0xFFFFFFFFu;
+    for (Py_ssize_t i = 0; i < length; i++)
+        c = crc_table[(c ^ (unsigned char)text[i]) & 0xFF] ^ (c >> 8);
+    return c ^ 0xFFFFFFFFu;
+}
+
+/* spool._spool_lines for the lines it spools as they are: see the method's doc. */
+static PyObject *
+spool_lines(PyObject *module, PyObject *args)
+{
+    Py_buffer block;
+    long long number;
+    Py_ssize_t max_bytes;
+    PyObject *spools;
+    if (!PyArg_ParseTuple(args, "y*LO!n:spool_lines", &block, &number, &PyList_Type, &spools,
+                          &max_bytes))
+        return NULL;
+    Py_ssize_t count = PyList_GET_SIZE(spools);
+    if (count == 0 || (count & (count - 1)) != 0) {
+        PyBuffer_Release(&block);
+        PyErr_SetString(PyExc_ValueError, "spool_lines needs a power of two of spools");
+        return NULL;
+    }
+    const char *start = block.buf, *end = start + block.len, *at = start;
+    long long first = number;
+    int failed = 0;
+    while (at < end) {
+        const char *newline = memchr(at, '\n', (size_t)(end - at));
+        if (newline == NULL)
+            break;
+        Py_ssize_t length = newline + 1 - at;
+        const char *key;
+        Py_ssize_t key_length;
+        if (length > max_bytes || is_blank(at, length) ||
+            (key_length = find_leading_key(at, length, &key)) < 0)
+            break;
+        /* zlib.crc32 of the key, as spool.key_hash */
+        uint32_t hash = crc32_of(key, key_length);
+        PyObject *spool = PyList_GET_ITEM(spools, (Py_ssize_t)(hash & (uint32_t)(count - 1)));
+        char tag[24];
+        int tag_length = snprintf(tag, sizeof(tag), "%lld\t", number);
+        Py_ssize_t size = PyByteArray_Check(spool) ? PyByteArray_GET_SIZE(spool) : -1;
+        if (size < 0 || PyByteArray_Resize(spool, size + tag_length + length) < 0) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_TypeError, "spools are bytearrays");
+            failed = 1;
+            break;
+        }
+        char *to = PyByteArray_AS_STRING(spool) + size;
+        memcpy(to, tag, (size_t)tag_length);
+        memcpy(to + tag_length, at, (size_t)length);
+        number++;
+        at = newline + 1;
+    }
+    PyBuffer_Release(&block);
+    if (failed)
+        return NULL;
+    return Py_BuildValue("nL", (Py_ssize_t)(at - start), number - first);
 }
 
 static PyMethodDef methods[] = {
@@ -386,6 +479,12 @@ static PyMethodDef methods[] = {
      "leading_key(line: bytes) -> bytes | None\n\n"
      "The image key of a line that starts as Ground Truth writes one, found without parsing\n"
      "it (gtmerge.readers.groundtruth._leading_key); None when the line must be parsed."},
+    {"spool_lines", spool_lines, METH_VARARGS,
+     "spool_lines(block, number, spools, max_bytes) -> (bytes used, lines spooled)\n\n"
+     "Spool the lines at the start of ``block`` (line ``number`` on) as spool._spool_lines\n"
+     "spools them: '<number>\\t<line>' appended to the spool of its key's CRC-32. It stops\n"
+     "before the first line it leaves to Python (blank, over ``max_bytes``, without a key\n"
+     "found as leading_key finds it) and before a line the block does not end."},
     {"read_clean", read_clean, METH_O,
      "read_clean(line: dict) -> tuple[list[Label], list[tuple[BoxSet, bool]]] | None\n\n"
      "The labels and (box set, is an adjustment) pairs of a line whose label attributes the\n"
@@ -483,5 +582,6 @@ PyInit__fastgt(void)
 {
     if (intern_keys() < 0 || load_model() < 0)
         return NULL;
+    make_crc_table();
     return PyModule_Create(&fastgt);
 }

@@ -156,7 +156,7 @@ def _read_attributes(
 ) -> Item:
     clean = _read_clean(obj) if _read_clean is not None else None
     if clean is not None:
-        return Parsed(line_no, _record(key, *clean), ())
+        return Parsed(line_no, record_of(key, *clean), ())
     labels = []
     box_sets: list[tuple[BoxSet, bool]] = []
     blank: list[AnswerKey] = []
@@ -217,11 +217,11 @@ def _read_attributes(
             return Rejection(line_no, _line_reason(dropped, reason), raw_text(raw))
         text = raw_text(raw)
         dropped = [Rejection(d.line, d.reason, text, d.attribute) for d in dropped]
-    record = _record(key, labels, box_sets, tuple(blank), tuple(verdicts))
+    record = record_of(key, labels, box_sets, tuple(blank), tuple(verdicts))
     return Parsed(line_no, record, tuple(dropped) if dropped else ())
 
 
-def _record(
+def record_of(
     key: str,
     labels: list[Label],
     box_sets: list[tuple[BoxSet, bool]],

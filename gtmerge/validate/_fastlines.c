@@ -29,7 +29,7 @@ static PyObject *class_id_texts[CACHED_CLASS_IDS];
 static Py_ssize_t max_name_chars, max_boxes, max_labels;
 /* What a line has, as gtmerge.validate.lines.CLASS_LABELS and BOX_LABELS say */
 enum { class_labels = 1, box_labels = 2 };
-static PyObject *one;
+static PyObject *one, *loads, *key_source_ref;
 static double scaled_max_side, min_box_pixels;
 
 /* 1: clean, 0: not clean (the Python rules decide), -1: a Python exception is set. */
@@ -211,17 +211,10 @@ count_distinct(PyObject *names, PyObject *counts)
     return 0;
 }
 
-static PyObject *
-count_clean_labels(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+/* The kinds of a clean line, its names counted (see count_clean_labels); 0: not clean. */
+static long
+clean_kinds(PyObject *record, PyObject *pairs, PyObject *class_images, PyObject *object_images)
 {
-    if (nargs != 4 || !PyDict_Check(args[0]) || !PyTuple_Check(args[1]) ||
-        !PyDict_Check(args[2]) || !PyDict_Check(args[3])) {
-        PyErr_SetString(PyExc_TypeError,
-                        "count_clean_labels(record: dict, pairs: tuple, class_images: dict, "
-                        "object_images: dict)");
-        return NULL;
-    }
-    PyObject *record = args[0], *pairs = args[1];
     PyObject *class_names = PyList_New(0);
     PyObject *object_names = PyList_New(0);
     PyObject *last_date = NULL;
@@ -254,13 +247,130 @@ count_clean_labels(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (result == 1) {
         kinds = (PyList_GET_SIZE(class_names) ? class_labels : 0) |
                 (PyList_GET_SIZE(object_names) ? box_labels : 0);
-        if (count_distinct(class_names, args[2]) < 0 ||
-            count_distinct(object_names, args[3]) < 0)
+        if (count_distinct(class_names, class_images) < 0 ||
+            count_distinct(object_names, object_images) < 0)
             result = -1;
     }
     Py_XDECREF(class_names);
     Py_XDECREF(object_names);
-    return result < 0 ? NULL : PyLong_FromLong(kinds);
+    return result < 0 ? -1 : kinds;
+}
+
+static PyObject *
+count_clean_labels(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 4 || !PyDict_Check(args[0]) || !PyTuple_Check(args[1]) ||
+        !PyDict_Check(args[2]) || !PyDict_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "count_clean_labels(record: dict, pairs: tuple, class_images: dict, "
+                        "object_images: dict)");
+        return NULL;
+    }
+    long kinds = clean_kinds(args[0], args[1], args[2], args[3]);
+    return kinds < 0 ? NULL : PyLong_FromLong(kinds);
+}
+
+/* str.isprintable() */
+static int
+is_printable(PyObject *text)
+{
+    Py_ssize_t length = PyUnicode_GET_LENGTH(text);
+    if (PyUnicode_IS_ASCII(text)) {
+        const unsigned char *chars = PyUnicode_1BYTE_DATA(text);
+        for (Py_ssize_t i = 0; i < length; i++)
+            if (chars[i] < 0x20 || chars[i] == 0x7f)
+                return 0;
+        return 1;
+    }
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    for (Py_ssize_t i = 0; i < length; i++)
+        if (!Py_UNICODE_ISPRINTABLE(PyUnicode_READ(kind, data, i)))
+            return 0;
+    return 1;
+}
+
+/* The source-ref test of ManifestValidator.feed for a line in the last bucket seen. */
+static int
+in_bucket(PyObject *ref, PyObject *prefix, Py_ssize_t longest)
+{
+    if (ref == NULL || !PyUnicode_CheckExact(ref) || !PyUnicode_CheckExact(prefix))
+        return 0;
+    Py_ssize_t length = PyUnicode_GET_LENGTH(ref);
+    if (length <= PyUnicode_GET_LENGTH(prefix) || length > longest)
+        return 0;
+    Py_ssize_t starts = PyUnicode_Tailmatch(ref, prefix, 0, PyUnicode_GET_LENGTH(prefix), -1);
+    return starts == 1 ? is_printable(ref) : (int)starts;
+}
+
+/* The last line's keys and their pairs: the lines of a manifest share a few key sequences,
+ * and orjson gives the same (cached) key objects to every line, so most lines are matched
+ * by comparing pointers, without building the tuple ``pairing`` is keyed by. */
+static PyObject *last_keys, *last_pairs;
+
+/* The pairs ``pairing`` (lines.line_pairs' cache) holds for the keys of ``record``
+ * (borrowed), or NULL (and no error) when it holds none: the Python checks find them. */
+static PyObject *
+known_pairs(PyObject *record, PyObject *pairing)
+{
+    Py_ssize_t position = 0, i = 0;
+    PyObject *key, *value;
+    if (last_keys != NULL && PyTuple_GET_SIZE(last_keys) == PyDict_GET_SIZE(record)) {
+        while (PyDict_Next(record, &position, &key, &value) &&
+               key == PyTuple_GET_ITEM(last_keys, i))
+            i++;
+        if (i == PyTuple_GET_SIZE(last_keys))
+            return last_pairs;
+    }
+    PyObject *keys = PyDict_Keys(record);
+    PyObject *order = keys ? PyList_AsTuple(keys) : NULL;
+    PyObject *pairs = order ? PyDict_GetItemWithError(pairing, order) : NULL;
+    Py_XDECREF(keys);
+    if (pairs == NULL || !PyTuple_Check(pairs)) {
+        Py_XDECREF(order);
+        return NULL;
+    }
+    Py_XSETREF(last_keys, order);
+    Py_XSETREF(last_pairs, Py_NewRef(pairs));
+    return pairs;
+}
+
+static PyObject *
+feed_line(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_ssize_t longest, line;
+    if (nargs != 8 || !PyDict_Check(args[3]) || !PyDict_Check(args[4]) ||
+        !PyDict_Check(args[5]) || (args[6] != Py_None && !PyDict_Check(args[6])) ||
+        (longest = PyLong_AsSsize_t(args[2])) == -1 || (line = PyLong_AsSsize_t(args[7])) == -1) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_TypeError,
+                            "feed_line(raw, prefix, longest, pairing, class_images, "
+                            "object_images, first_lines, line)");
+        return NULL;
+    }
+    PyObject *record = PyObject_CallOneArg(loads, args[0]);
+    if (record == NULL || !PyDict_CheckExact(record))
+        return record;
+    PyObject *ref = field(record, key_source_ref);
+    int usable = ref == NULL ? MISSING_OR_ERROR : in_bucket(ref, args[1], longest);
+    if (usable == 1 && args[6] != Py_None) {
+        PyObject *number = PyLong_FromSsize_t(line);
+        PyObject *first = number ? PyDict_SetDefault(args[6], ref, number) : NULL;
+        usable = first == NULL ? -1 : first == number;
+        Py_XDECREF(number);
+    }
+    PyObject *pairs = usable == 1 ? known_pairs(record, args[3]) : NULL;
+    if (usable == 1)
+        usable = pairs != NULL ? 1 : MISSING_OR_ERROR;
+    long kinds = usable == 1 ? clean_kinds(record, pairs, args[4], args[5]) : usable;
+    if (kinds < 0) {
+        Py_DECREF(record);
+        return NULL;
+    }
+    if (kinds == 0)
+        return record;
+    Py_DECREF(record);
+    return PyLong_FromLong(kinds);
 }
 
 static PyMethodDef methods[] = {
@@ -269,6 +379,13 @@ static PyMethodDef methods[] = {
      "For a line whose label attributes all pass with no finding: count its names as\n"
      "gtmerge.validate.lines.count_names does and return the same kinds; 0, counting\n"
      "nothing, when the rule-by-rule checks must look at the line."},
+    {"feed_line", (PyCFunction)(void (*)(void))feed_line, METH_FASTCALL,
+     "feed_line(raw, prefix, longest, pairing, class_images, object_images, first_lines, "
+     "line)\n\n"
+     "ManifestValidator.feed's common case: parse the line and, when its source-ref is in\n"
+     "the bucket ``prefix`` names (and new to ``first_lines``, unless None), ``pairing``\n"
+     "knows its keys and count_clean_labels takes it, count it and return its kinds; else\n"
+     "return the parsed line for the Python checks. orjson's errors propagate."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -288,7 +405,10 @@ load_rules(void)
 {
     double name_chars, boxes, labels;
     PyObject *rules = PyImport_ImportModule("gtmerge.rekognition");
-    if (rules == NULL || (one = PyLong_FromLong(1)) == NULL)
+    PyObject *codec = PyImport_ImportModule("orjson");
+    loads = codec ? PyObject_GetAttrString(codec, "loads") : NULL;
+    Py_XDECREF(codec);
+    if (rules == NULL || loads == NULL || (one = PyLong_FromLong(1)) == NULL)
         return -1;
     int loaded = load_number(rules, "MAX_LABEL_NAME_CHARS", &name_chars) == 0 &&
                  load_number(rules, "MAX_BOXES_PER_IMAGE", &boxes) == 0 &&
@@ -329,6 +449,7 @@ intern_keys(void)
         {&key_top, "top"},
         {&text_yes, "yes"},
         {&text_no, "no"},
+        {&key_source_ref, "source-ref"},
     };
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
         if ((*keys[i].slot = PyUnicode_InternFromString(keys[i].text)) == NULL)

@@ -61,6 +61,9 @@ CountCleanLabels = Callable[[dict[str, Any], Pairs, ImageCounts, ImageCounts], i
 count_clean_labels: CountCleanLabels | None = fastpaths.load(
     "gtmerge.validate._fastlines", "count_clean_labels"
 )
+#: The C fast path of ManifestValidator.feed's common case, or None (see _fastlines.c): the
+#: kinds of a line it parsed and counted, or the parsed line for the checks here.
+feed_line: Callable[..., Any] | None = fastpaths.load("gtmerge.validate._fastlines", "feed_line")
 
 
 class LineError(Exception):

@@ -99,6 +99,8 @@ class ManifestValidator:
         self._longest_ref = 0  # len(_bucket_prefix) + the longest key S3 takes
         self._pairing: dict[tuple[str, ...], Pairs] = {}
         self._count_clean_labels = lines.count_clean_labels
+        # one switch for both: tests and benchmarks turn the C checks off through the first
+        self._feed_line = lines.feed_line if lines.count_clean_labels is not None else None
         self._class_label_images: dict[str, int] = {}
         self._object_label_images: dict[str, int] = {}
         self._class_lines = 0
@@ -151,7 +153,29 @@ class ManifestValidator:
                 self._line_error(codes.LINE_TOO_LONG, f"It has {chars:,}.")
                 return
         try:
-            record = _loads(raw_line)
+            if self._feed_line is None:
+                record = _loads(raw_line)
+            else:
+                record = self._feed_line(
+                    raw_line,
+                    self._bucket_prefix,
+                    self._longest_ref,
+                    self._pairing,
+                    self._class_label_images,
+                    self._object_label_images,
+                    self.first_lines if self.remember_refs else None,
+                    line,
+                )
+                if type(record) is int:  # valid, and its names counted
+                    self._images += 1
+                    self._counts[VALID] += 1
+                    if record & CLASS_LABELS:
+                        self._class_lines += 1
+                    if record & BOX_LABELS:
+                        self._object_lines += 1
+                        if self.remember_refs:
+                            self._boxed_lines.add(line)
+                    return
         except orjson.JSONDecodeError as exc:
             self._line_error(codes.INVALID_JSON_LINE, _json_error(raw_line, exc))
             return
@@ -188,6 +212,10 @@ class ManifestValidator:
             self._counts[VALID] += 1
         else:
             kinds = self._check_by_rules(record, pairs, line)
+        self._counted(kinds, line)
+
+    def _counted(self, kinds: int, line: int) -> None:
+        """Count a line that has ``kinds`` of labels (0 for an invalid line)."""
         if kinds & CLASS_LABELS:
             self._class_lines += 1
         if kinds & BOX_LABELS:
