@@ -25,6 +25,7 @@ setup(
         Extension(
             "gtmerge._fastmerge",
             ["gtmerge/_fastmerge.c"],
+            depends=["gtmerge/_fastcommon.h"],
             optional=True,
         ),
     ]

@@ -1,6 +1,7 @@
 /* Checks shared by gtmerge's C fast paths (the validator's _fastlines.c and the Ground Truth
  * reader's _fastgt.c): each restates one rule of gtmerge.rekognition for a parsed JSON value,
  * as Python would judge it, so that a fast path accepts exactly what the Python rules accept.
+ * And the one formatting helper they share with the merge's _fastmerge.c.
  */
 #ifndef GTMERGE_FASTCOMMON_H
 #define GTMERGE_FASTCOMMON_H
@@ -120,6 +121,24 @@ is_valid_date(PyObject *value)
         return 0;
     int leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
     return day <= month_days[month - 1] + (month == 2 && leap);
+}
+
+/* The decimal digits of ``number``, at least ``width`` of them (zero-padded), written at
+ * the end of the ``size`` bytes at ``text`` (24 hold any number); their length. snprintf
+ * cost more than the rest of a label's rendering. */
+static inline int
+digits(char *text, size_t size, long long number, int width)
+{
+    unsigned long long rest =
+        number < 0 ? 0ULL - (unsigned long long)number : (unsigned long long)number;
+    char *at = text + size;
+    do {
+        *--at = (char)('0' + rest % 10);
+        rest /= 10;
+    } while (rest || text + size - at < width);
+    if (number < 0)
+        *--at = '-';
+    return (int)(text + size - at);
 }
 
 #endif

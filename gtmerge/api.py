@@ -39,6 +39,7 @@ from gtmerge.planning import Plan, plan_run, split_inputs
 from gtmerge.readers import ReadContext
 from gtmerge.readers.base import TableSpace
 from gtmerge.report import InputStats, Report
+from gtmerge.runcheck import RunCheck, check_run, write_checked
 from gtmerge.s3 import S3, S3Settings
 from gtmerge.sources import InputError, Source, expand
 from gtmerge.spool import (
@@ -208,13 +209,17 @@ def merge(
         )
         job = _Spooled(sources, context, settings, workdir, plan, strict, rules)
         work = stack.enter_context(runner(plan.workers, bar))
-        lines = job.run(work, fmt, result, rejects_out, extra)
+        runs = job.run(work, fmt, result, rejects_out, extra)
         if not work.parallel:
-            for line in lines:
+            for line in merged_lines(runs):
                 out.write(line)
                 validator.feed(line)
+        elif result.written.images <= validator.max_lines:  # every line is checked
+            # each run where it was merged: none of the lines goes down a pipe
+            tasks = [RunCheck(run, validator.max_lines, _FINDINGS_KEPT_PER_CODE) for run in runs]
+            write_checked(runs, list(work.map(check_run, tasks)), out, validator)
         else:
-            _write_and_validate(lines, out, validator, work)
+            _write_and_validate(merged_lines(runs), out, validator, work)
         validation = validator.finish()
         result.validation = validation.summary_dict()
         if fail_on_invalid and validation.has_errors:
@@ -320,7 +325,8 @@ class _Spooled:
         report: Report,
         rejects: BinaryIO | None,
         extra: _Extra,
-    ) -> Iterator[bytes]:
+    ) -> list[str]:
+        """Spool and merge every partition; the runs of rendered lines, one per partition."""
         spooled = list(work.map_reading(spool_input, self.spool_tasks))
         part_stats = [stats for stats, _ in spooled]
         merge_tasks = [
@@ -356,7 +362,7 @@ class _Spooled:
             for path in paths:
                 os.unlink(path)
         report.inputs.extend(self._fold(part_stats))  # after: folding adds up the parts' stats
-        return merged_lines(runs)
+        return runs
 
     def _fold(self, part_stats: list[InputStats]) -> list[InputStats]:
         """One set of stats per input."""

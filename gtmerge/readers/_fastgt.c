@@ -453,8 +453,9 @@ spool_lines(PyObject *module, PyObject *args)
         /* zlib.crc32 of the key, as spool.key_hash */
         uint32_t hash = crc32_of(key, key_length);
         PyObject *spool = PyList_GET_ITEM(spools, (Py_ssize_t)(hash & (uint32_t)(count - 1)));
-        char tag[24];
-        int tag_length = snprintf(tag, sizeof(tag), "%lld\t", number);
+        char tag[25];
+        int tag_length = digits(tag, 24, number, 1) + 1;
+        tag[24] = '\t';
         Py_ssize_t size = PyByteArray_Check(spool) ? PyByteArray_GET_SIZE(spool) : -1;
         if (size < 0 || PyByteArray_Resize(spool, size + tag_length + length) < 0) {
             if (!PyErr_Occurred())
@@ -463,7 +464,7 @@ spool_lines(PyObject *module, PyObject *args)
             break;
         }
         char *to = PyByteArray_AS_STRING(spool) + size;
-        memcpy(to, tag, (size_t)tag_length);
+        memcpy(to, tag + sizeof(tag) - tag_length, (size_t)tag_length);
         memcpy(to + tag_length, at, (size_t)length);
         number++;
         at = newline + 1;

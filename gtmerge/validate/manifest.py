@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any, BinaryIO
 
 import orjson
@@ -332,6 +332,57 @@ class ManifestValidator:
                 ours[name] = ours.get(name, 0) + count
         self._class_lines += later._class_lines
         self._object_lines += later._object_lines
+
+    def referenced_lines(self) -> set[int]:
+        """Every line number this validator holds: its findings', error lines', buckets'."""
+        found = {f.line for f in self._errors + self._warnings if f.line is not None}
+        return found | self._error_lines | set(self._buckets.values())
+
+    def absorb_parts(
+        self, parts: Sequence[tuple[ManifestValidator, Mapping[int, int]]], lines: int
+    ) -> None:
+        """Fold in validators that each checked some of the lines of a manifest of ``lines``
+        lines, in any order (the partitions of a merge), each with the map from its own line
+        numbers to the manifest's (:meth:`referenced_lines` are enough). The findings kept
+        are the first of each code in the whole manifest, as when one validator reads it."""
+        assert not self.remember_refs and all(not part.remember_refs for part, _ in parts)
+        found = []
+        past_limits: Counter[str] = Counter()  # findings each part counted but did not keep
+        for part, numbers in parts:
+            kept = Counter(finding.code for finding in part._errors + part._warnings)
+            for code, count in part._findings_by_code.items():
+                past_limits[code] += count - kept[code]
+            found += [
+                finding if finding.line is None else replace(finding, line=numbers[finding.line])
+                for finding in part._errors + part._warnings
+            ]
+            self._error_lines.update(numbers[line] for line in part._error_lines)
+            self._images += part._images
+            self._bytes += part._bytes
+            for status, count in enumerate(part._counts):
+                self._counts[status] += count
+            for ours, theirs in (
+                (self._class_label_images, part._class_label_images),
+                (self._object_label_images, part._object_label_images),
+            ):
+                for name, count in theirs.items():
+                    ours[name] = ours.get(name, 0) + count
+            self._class_lines += part._class_lines
+            self._object_lines += part._object_lines
+        # a line is one part's: sorted by line alone, its findings keep the order they were met
+        for finding in sorted(found, key=lambda finding: finding.line or 0):
+            self._add(finding)
+        for code, count in past_limits.items():
+            self._findings_by_code[code] = self._findings_by_code.get(code, 0) + count
+        # in the order of their first lines, as one validator meets them
+        firsts = [
+            (numbers[line], bucket)
+            for part, numbers in parts
+            for bucket, line in part._buckets.items()
+        ]
+        for line, bucket in sorted(firsts):
+            self._buckets.setdefault(bucket, line)
+        self._line += lines
 
     # ---- images ---------------------------------------------------------------------------
 
