@@ -306,8 +306,53 @@ one_answer_each(Answer *answers, int count)
     return 1;
 }
 
-/* Every label and box set of the image's records, each (answer, class) and (answer,
- * geometry) once, in input order: ImageMerger's dictionaries. 0 when there are too many. */
+static int
+blank_among(PyObject *answer, PyObject **answers, int count)
+{
+    for (int i = 0; i < count; i++) {
+        int found = equal(answer, answers[i]);
+        if (found != 0)
+            return found;
+    }
+    return 0;
+}
+
+static int
+label_among(PyObject *label, PyObject **labels, int count)
+{
+    return among(label, labels, count, same_name);
+}
+
+static int
+set_among(PyObject *set, PyObject **sets, int count)
+{
+    return among(set, sets, count, same_geometry);
+}
+
+/* Append to ``items`` each of ``given`` (a tuple) that ``known`` does not find among them:
+ * 1, or 0 past ``most`` of them, -1 on error. */
+static int
+gather_new(PyObject *given, PyObject **items, int *count, int most,
+           int (*known)(PyObject *, PyObject **, int))
+{
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(given); i++) {
+        PyObject *item = PyTuple_GET_ITEM(given, i);
+        int found = known(item, items, *count);
+        if (found != 0) {
+            if (found < 0)
+                return -1;
+            continue;
+        }
+        if (*count == most)
+            return 0;
+        items[(*count)++] = item;
+    }
+    return 1;
+}
+
+/* Every label, box set and empty selection of the image's records, each (answer, class),
+ * (answer, geometry) and answer once, in input order: ImageMerger's dictionaries. 0 when
+ * there are too many for this file's quadratic comparisons. */
 static int
 gather(Image *image, PyObject **labels, int *label_count, PyObject **sets, int *set_count,
        PyObject **blank, int *blank_count)
@@ -315,45 +360,20 @@ gather(Image *image, PyObject **labels, int *label_count, PyObject **sets, int *
     *label_count = *set_count = *blank_count = 0;
     for (Py_ssize_t r = 0; r < PyList_GET_SIZE(image->records); r++) {
         PyObject *record = PyList_GET_ITEM(image->records, r);
-        PyObject *given = PyTuple_GET_ITEM(record, RECORD_BLANK);
-        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(given); i++) {
-            PyObject *answer = PyTuple_GET_ITEM(given, i);
-            int found = 0;
-            for (int j = 0; j < *blank_count && !found; j++)
-                if ((found = equal(answer, blank[j])) < 0)
-                    return -1;
-            if (found)
-                continue;
-            if (*blank_count == MAX_FAST_BLANK)
+        PyObject *given = PyTuple_GET_ITEM(record, RECORD_BOX_SETS);
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(given); i++)
+            if (PyTuple_GET_SIZE(PyTuple_GET_ITEM(PyTuple_GET_ITEM(given, i), SET_BOXES)) >
+                MAX_FAST_BOXES)
                 return 0;
-            blank[(*blank_count)++] = answer;
-        }
-        given = PyTuple_GET_ITEM(record, RECORD_LABELS);
-        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(given); i++) {
-            PyObject *label = PyTuple_GET_ITEM(given, i);
-            int found = among(label, labels, *label_count, same_name);
-            if (found < 0)
-                return -1;
-            if (found)
-                continue;
-            if (*label_count == MAX_FAST_LABELS)
-                return 0;
-            labels[(*label_count)++] = label;
-        }
-        given = PyTuple_GET_ITEM(record, RECORD_BOX_SETS);
-        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(given); i++) {
-            PyObject *set = PyTuple_GET_ITEM(given, i);
-            if (PyTuple_GET_SIZE(PyTuple_GET_ITEM(set, SET_BOXES)) > MAX_FAST_BOXES)
-                return 0;
-            int found = among(set, sets, *set_count, same_geometry);
-            if (found < 0)
-                return -1;
-            if (found)
-                continue;
-            if (*set_count == MAX_FAST_BOX_SETS)
-                return 0;
-            sets[(*set_count)++] = set;
-        }
+        int done = gather_new(PyTuple_GET_ITEM(record, RECORD_BLANK), blank, blank_count,
+                              MAX_FAST_BLANK, blank_among);
+        if (done == 1)
+            done = gather_new(PyTuple_GET_ITEM(record, RECORD_LABELS), labels, label_count,
+                              MAX_FAST_LABELS, label_among);
+        if (done == 1)
+            done = gather_new(given, sets, set_count, MAX_FAST_BOX_SETS, set_among);
+        if (done != 1)
+            return done;
     }
     return 1;
 }

@@ -169,12 +169,7 @@ class ManifestValidator:
                 if type(record) is int:  # valid, and its names counted
                     self._images += 1
                     self._counts[VALID] += 1
-                    if record & CLASS_LABELS:
-                        self._class_lines += 1
-                    if record & BOX_LABELS:
-                        self._object_lines += 1
-                        if self.remember_refs:
-                            self._boxed_lines.add(line)
+                    self._counted(record, line)
                     return
         except orjson.JSONDecodeError as exc:
             self._line_error(codes.INVALID_JSON_LINE, _json_error(raw_line, exc))
@@ -317,21 +312,25 @@ class ManifestValidator:
         for code, count in later._findings_by_code.items():  # those past later's own limit
             self._findings_by_code[code] = self._findings_by_code.get(code, 0) + count - kept[code]
         self._error_lines |= later._error_lines
-        self._images += later._images
         self._line = later._line
-        self._bytes += later._bytes
-        for status, count in enumerate(later._counts):
-            self._counts[status] += count
         for bucket, line in later._buckets.items():
             self._buckets.setdefault(bucket, line)
+        self._add_counts(later)
+
+    def _add_counts(self, other: ManifestValidator) -> None:
+        """Add the line, image and label counts of another validator's lines."""
+        self._images += other._images
+        self._bytes += other._bytes
+        for status, count in enumerate(other._counts):
+            self._counts[status] += count
         for ours, theirs in (
-            (self._class_label_images, later._class_label_images),
-            (self._object_label_images, later._object_label_images),
+            (self._class_label_images, other._class_label_images),
+            (self._object_label_images, other._object_label_images),
         ):
             for name, count in theirs.items():
                 ours[name] = ours.get(name, 0) + count
-        self._class_lines += later._class_lines
-        self._object_lines += later._object_lines
+        self._class_lines += other._class_lines
+        self._object_lines += other._object_lines
 
     def referenced_lines(self) -> set[int]:
         """Every line number this validator holds: its findings', error lines', buckets'."""
@@ -357,18 +356,7 @@ class ManifestValidator:
                 for finding in part._errors + part._warnings
             ]
             self._error_lines.update(numbers[line] for line in part._error_lines)
-            self._images += part._images
-            self._bytes += part._bytes
-            for status, count in enumerate(part._counts):
-                self._counts[status] += count
-            for ours, theirs in (
-                (self._class_label_images, part._class_label_images),
-                (self._object_label_images, part._object_label_images),
-            ):
-                for name, count in theirs.items():
-                    ours[name] = ours.get(name, 0) + count
-            self._class_lines += part._class_lines
-            self._object_lines += part._object_lines
+            self._add_counts(part)
         # a line is one part's: sorted by line alone, its findings keep the order they were met
         for finding in sorted(found, key=lambda finding: finding.line or 0):
             self._add(finding)
