@@ -211,9 +211,10 @@ def merge(
         work = stack.enter_context(runner(plan.workers, bar))
         runs = job.run(work, fmt, result, rejects_out, extra)
         if not work.parallel:
-            for line in merged_lines(runs):
-                out.write(line)
-                validator.feed(line)
+            lines = merged_lines(runs)
+            while chunk := list(itertools.islice(lines, _VALIDATION_CHUNK_LINES)):
+                out.write(b"".join(chunk))
+                validator.feed_lines(chunk)
         elif result.written.images <= validator.max_lines:  # every line is checked
             # each run where it was merged: none of the lines goes down a pipe
             tasks = [RunCheck(run, validator.max_lines, _FINDINGS_KEPT_PER_CODE) for run in runs]

@@ -44,9 +44,9 @@ def check_run(task: RunCheck) -> CheckedRun:
     )
     keys = []
     with open(task.path, "rb", _FILE_BUFFER) as run:
-        for line in run:
-            keys.append(line[:ORDER_WIDTH])
-            validator.feed(line[ORDER_WIDTH:])
+        while lines := run.readlines(_FILE_BUFFER):
+            keys += [line[:ORDER_WIDTH] for line in lines]
+            validator.feed_lines([line[ORDER_WIDTH:] for line in lines])
     return CheckedRun(validator, {line: keys[line - 1] for line in validator.referenced_lines()})
 
 

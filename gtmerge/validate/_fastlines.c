@@ -215,10 +215,15 @@ count_distinct(PyObject *names, PyObject *counts)
 static long
 clean_kinds(PyObject *record, PyObject *pairs, PyObject *class_images, PyObject *object_images)
 {
-    PyObject *class_names = PyList_New(0);
-    PyObject *object_names = PyList_New(0);
+    /* one pair of lists for every line, emptied after each: nothing here runs Python code
+     * that could come back in (the keys are exact strings) */
+    static PyObject *class_names, *object_names;
+    if (class_names == NULL && (class_names = PyList_New(0)) == NULL)
+        return -1;
+    if (object_names == NULL && (object_names = PyList_New(0)) == NULL)
+        return -1;
     PyObject *last_date = NULL;
-    verdict result = class_names && object_names ? PyTuple_GET_SIZE(pairs) > 0 : -1;
+    verdict result = PyTuple_GET_SIZE(pairs) > 0;
     for (Py_ssize_t i = 0; result == 1 && i < PyTuple_GET_SIZE(pairs); i++) {
         PyObject *pair = PyTuple_GET_ITEM(pairs, i);
         if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2) {
@@ -251,8 +256,9 @@ clean_kinds(PyObject *record, PyObject *pairs, PyObject *class_images, PyObject 
             count_distinct(object_names, object_images) < 0)
             result = -1;
     }
-    Py_XDECREF(class_names);
-    Py_XDECREF(object_names);
+    if (PyList_SetSlice(class_names, 0, PY_SSIZE_T_MAX, NULL) < 0 ||
+        PyList_SetSlice(object_names, 0, PY_SSIZE_T_MAX, NULL) < 0)
+        return -1;
     return result < 0 ? -1 : kinds;
 }
 
@@ -335,42 +341,86 @@ known_pairs(PyObject *record, PyObject *pairing)
     return pairs;
 }
 
-static PyObject *
-feed_line(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+/* One line of feed_lines: its kinds (> 0) when it is clean and counted; 0 when it is not,
+ * with *parsed set to the parsed line (NULL when the line did not parse); -1 on error. */
+static long
+feed_one(PyObject *raw, PyObject *const *args, Py_ssize_t longest, Py_ssize_t number,
+         PyObject **parsed)
 {
-    Py_ssize_t longest, line;
-    if (nargs != 8 || !PyDict_Check(args[3]) || !PyDict_Check(args[4]) ||
-        !PyDict_Check(args[5]) || (args[6] != Py_None && !PyDict_Check(args[6])) ||
-        (longest = PyLong_AsSsize_t(args[2])) == -1 || (line = PyLong_AsSsize_t(args[7])) == -1) {
-        if (!PyErr_Occurred())
-            PyErr_SetString(PyExc_TypeError,
-                            "feed_line(raw, prefix, longest, pairing, class_images, "
-                            "object_images, first_lines, line)");
-        return NULL;
+    *parsed = NULL;
+    PyObject *record = PyObject_CallOneArg(loads, raw);
+    if (record == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_ValueError))
+            return -1;
+        PyErr_Clear(); /* the Python checks parse it again, for the message */
+        return 0;
     }
-    PyObject *record = PyObject_CallOneArg(loads, args[0]);
-    if (record == NULL || !PyDict_CheckExact(record))
-        return record;
-    PyObject *ref = field(record, key_source_ref);
-    int usable = ref == NULL ? MISSING_OR_ERROR : in_bucket(ref, args[1], longest);
-    if (usable == 1 && args[6] != Py_None) {
-        PyObject *number = PyLong_FromSsize_t(line);
-        PyObject *first = number ? PyDict_SetDefault(args[6], ref, number) : NULL;
-        usable = first == NULL ? -1 : first == number;
-        Py_XDECREF(number);
+    PyObject *ref = PyDict_CheckExact(record) ? field(record, key_source_ref) : NULL;
+    int usable = ref == NULL ? MISSING_OR_ERROR : in_bucket(ref, args[2], longest);
+    if (usable == 1 && args[7] != Py_None) {
+        PyObject *line = PyLong_FromSsize_t(number);
+        PyObject *first = line ? PyDict_SetDefault(args[7], ref, line) : NULL;
+        usable = first == NULL ? -1 : first == line;
+        Py_XDECREF(line);
     }
-    PyObject *pairs = usable == 1 ? known_pairs(record, args[3]) : NULL;
+    PyObject *pairs = usable == 1 ? known_pairs(record, args[4]) : NULL;
     if (usable == 1)
         usable = pairs != NULL ? 1 : MISSING_OR_ERROR;
-    long kinds = usable == 1 ? clean_kinds(record, pairs, args[4], args[5]) : usable;
-    if (kinds < 0) {
+    long kinds = usable == 1 ? clean_kinds(record, pairs, args[5], args[6]) : usable;
+    if (kinds == 0)
+        *parsed = record;
+    else
         Py_DECREF(record);
+    return kinds;
+}
+
+static PyObject *
+feed_lines(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_ssize_t start, longest, line, max_lines, max_chars;
+    if (nargs != 12 || !PyList_CheckExact(args[0]) || !PyDict_Check(args[4]) ||
+        !PyDict_Check(args[5]) || !PyDict_Check(args[6]) ||
+        (args[7] != Py_None && !PyDict_Check(args[7])) ||
+        (args[8] != Py_None && !PySet_Check(args[8])) ||
+        (start = PyLong_AsSsize_t(args[1])) == -1 || (longest = PyLong_AsSsize_t(args[3])) == -1 ||
+        (line = PyLong_AsSsize_t(args[9])) == -1 || (max_lines = PyLong_AsSsize_t(args[10])) == -1 ||
+        (max_chars = PyLong_AsSsize_t(args[11])) == -1) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_TypeError,
+                            "feed_lines(lines: list, start, prefix, longest, pairing, "
+                            "class_images, object_images, first_lines, boxed_lines, line, "
+                            "max_lines, max_chars)");
         return NULL;
     }
-    if (kinds == 0)
-        return record;
-    Py_DECREF(record);
-    return PyLong_FromLong(kinds);
+    Py_ssize_t done = 0, bytes = 0, class_lines = 0, object_lines = 0;
+    PyObject *parsed = NULL;
+    for (Py_ssize_t i = start; i < PyList_GET_SIZE(args[0]); i++) {
+        PyObject *raw = PyList_GET_ITEM(args[0], i);
+        Py_ssize_t number = line + done + 1;
+        if (!PyBytes_CheckExact(raw) || number > max_lines || PyBytes_GET_SIZE(raw) > max_chars)
+            break;
+        long kinds = feed_one(raw, args, longest, number, &parsed);
+        if (kinds < 0)
+            return NULL;
+        if (kinds == 0)
+            break;
+        Py_ssize_t size = PyBytes_GET_SIZE(raw);
+        bytes += size && PyBytes_AS_STRING(raw)[size - 1] == '\n' ? size : size + 1;
+        class_lines += (kinds & class_labels) != 0;
+        object_lines += (kinds & box_labels) != 0;
+        if ((kinds & box_labels) && args[8] != Py_None) {
+            PyObject *boxed = PyLong_FromSsize_t(number);
+            int added = boxed ? PySet_Add(args[8], boxed) : -1;
+            Py_XDECREF(boxed);
+            if (added < 0)
+                return NULL;
+        }
+        done++;
+    }
+    PyObject *result = Py_BuildValue("nnnnO", done, bytes, class_lines, object_lines,
+                                     parsed ? parsed : Py_None);
+    Py_XDECREF(parsed);
+    return result;
 }
 
 static PyMethodDef methods[] = {
@@ -379,13 +429,17 @@ static PyMethodDef methods[] = {
      "For a line whose label attributes all pass with no finding: count its names as\n"
      "gtmerge.validate.lines.count_names does and return the same kinds; 0, counting\n"
      "nothing, when the rule-by-rule checks must look at the line."},
-    {"feed_line", (PyCFunction)(void (*)(void))feed_line, METH_FASTCALL,
-     "feed_line(raw, prefix, longest, pairing, class_images, object_images, first_lines, "
-     "line)\n\n"
-     "ManifestValidator.feed's common case: parse the line and, when its source-ref is in\n"
-     "the bucket ``prefix`` names (and new to ``first_lines``, unless None), ``pairing``\n"
-     "knows its keys and count_clean_labels takes it, count it and return its kinds; else\n"
-     "return the parsed line for the Python checks. orjson's errors propagate."},
+    {"feed_lines", (PyCFunction)(void (*)(void))feed_lines, METH_FASTCALL,
+     "feed_lines(lines, start, prefix, longest, pairing, class_images, object_images, "
+     "first_lines, boxed_lines, line, max_lines, max_chars)\n"
+     "-> (lines done, their bytes, with class labels, with boxes, parsed)\n\n"
+     "ManifestValidator.feed_lines' common case: from lines[start] on, the lines numbered\n"
+     "line + 1 on that parse, whose source-ref is in the bucket ``prefix`` names (and new to\n"
+     "``first_lines``, unless None), whose keys ``pairing`` knows and that\n"
+     "count_clean_labels takes are counted, their boxed line numbers added to\n"
+     "``boxed_lines`` (unless None). It stops before the first other line, a line past\n"
+     "``max_lines`` or longer than ``max_chars`` bytes; ``parsed`` is that line parsed, or\n"
+     "None when it did not parse or was not parsed."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -61,9 +61,9 @@ CountCleanLabels = Callable[[dict[str, Any], Pairs, ImageCounts, ImageCounts], i
 count_clean_labels: CountCleanLabels | None = fastpaths.load(
     "gtmerge.validate._fastlines", "count_clean_labels"
 )
-#: The C fast path of ManifestValidator.feed's common case, or None (see _fastlines.c): the
-#: kinds of a line it parsed and counted, or the parsed line for the checks here.
-feed_line: Callable[..., Any] | None = fastpaths.load("gtmerge.validate._fastlines", "feed_line")
+#: The C fast path of ManifestValidator.feed_lines' common case, or None (see _fastlines.c):
+#: the clean lines at the start of a list of lines, counted; the parsed first other line.
+feed_lines: Callable[..., Any] | None = fastpaths.load("gtmerge.validate._fastlines", "feed_lines")
 
 
 class LineError(Exception):

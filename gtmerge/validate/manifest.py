@@ -52,6 +52,8 @@ _BUCKET_NAME = re.compile(r"[0-9A-Za-z.\-_]{3,255}")
 _MAX_KEY_CHARS = 1024
 _MISSING: Any = object()
 _loads = orjson.loads  # one global read per line, not two
+#: Lines :meth:`ManifestValidator.feed_stream` feeds at once.
+_FEED_BATCH = 1000
 
 
 class ManifestValidator:
@@ -100,7 +102,7 @@ class ManifestValidator:
         self._pairing: dict[tuple[str, ...], Pairs] = {}
         self._count_clean_labels = lines.count_clean_labels
         # one switch for both: tests and benchmarks turn the C checks off through the first
-        self._feed_line = lines.feed_line if lines.count_clean_labels is not None else None
+        self._feed_lines = lines.feed_lines if lines.count_clean_labels is not None else None
         self._class_label_images: dict[str, int] = {}
         self._object_label_images: dict[str, int] = {}
         self._class_lines = 0
@@ -122,12 +124,25 @@ class ManifestValidator:
         """Validate every line of ``stream``, read through the shared line reader (a line over
         its limit is counted, not held; a run of blank lines is one step, not millions), and
         yield each line that may hold an image, once it has been fed."""
-        for raw_line in read_lines(stream, on_overlong=self.feed_overlong):
+        # Lines are fed a batch at a time (one C call for a run of clean lines), each batch
+        # before what follows it: an overlong line is counted when its None comes, not when
+        # the reader measures it.
+        batch: list[bytes] = []
+        overlong: list[int] = []
+        for raw_line in read_lines(stream, on_overlong=overlong.append):
+            if isinstance(raw_line, bytes):
+                batch.append(raw_line)
+                if len(batch) < _FEED_BATCH:
+                    continue
+            self.feed_lines(batch)
+            yield from batch
+            batch = []
             if isinstance(raw_line, BlankLines):
                 self.feed_blank(raw_line.lines, raw_line.line)
-            elif raw_line is not None:
-                self.feed(raw_line)
-                yield raw_line
+            elif raw_line is None:
+                self.feed_overlong(overlong.pop())
+        self.feed_lines(batch)
+        yield from batch
 
     def feed_blank(self, lines: int, raw_line: bytes = b"\n") -> None:
         """Validate a run of ``lines`` blank lines, each ``raw_line``: those past the lines
@@ -140,8 +155,45 @@ class ManifestValidator:
 
     def feed(self, raw_line: bytes) -> None:
         """Validate one physical line, with or without its line break."""
-        # This runs once per line: every attribute read and call saved here is measurable
-        # against parsing alone (scripts/bench_validate.py).
+        self.feed_lines([raw_line])
+
+    def feed_lines(self, raw_lines: list[bytes]) -> None:
+        """Validate physical lines, in order, each with or without its line break."""
+        fast = self._feed_lines
+        start = 0
+        while start < len(raw_lines):
+            parsed = None
+            if fast is not None:  # the clean lines from ``start`` on, in one C call
+                done, size, class_lines, object_lines, parsed = fast(
+                    raw_lines,
+                    start,
+                    self._bucket_prefix,
+                    self._longest_ref,
+                    self._pairing,
+                    self._class_label_images,
+                    self._object_label_images,
+                    self.first_lines if self.remember_refs else None,
+                    self._boxed_lines if self.remember_refs else None,
+                    self._line,
+                    self.max_lines,
+                    MAX_LINE_CHARS,
+                )
+                self._line += done
+                self._bytes += size
+                self._images += done
+                self._counts[VALID] += done
+                self._class_lines += class_lines
+                self._object_lines += object_lines
+                start += done
+                if start == len(raw_lines):
+                    return
+            self._feed_one(raw_lines[start], parsed)
+            start += 1
+
+    def _feed_one(self, raw_line: bytes, parsed: Any) -> None:
+        """Validate one line by the rules (``parsed``: the line parsed, or None)."""
+        # This runs once per line without the C fast path: every attribute read and call
+        # saved here is measurable against parsing alone (scripts/bench_validate.py).
         line = self._line = self._line + 1
         size = len(raw_line)
         self._bytes += size if raw_line.endswith(b"\n") else size + 1
@@ -153,24 +205,7 @@ class ManifestValidator:
                 self._line_error(codes.LINE_TOO_LONG, f"It has {chars:,}.")
                 return
         try:
-            if self._feed_line is None:
-                record = _loads(raw_line)
-            else:
-                record = self._feed_line(
-                    raw_line,
-                    self._bucket_prefix,
-                    self._longest_ref,
-                    self._pairing,
-                    self._class_label_images,
-                    self._object_label_images,
-                    self.first_lines if self.remember_refs else None,
-                    line,
-                )
-                if type(record) is int:  # valid, and its names counted
-                    self._images += 1
-                    self._counts[VALID] += 1
-                    self._counted(record, line)
-                    return
+            record = _loads(raw_line) if parsed is None else parsed
         except orjson.JSONDecodeError as exc:
             self._line_error(codes.INVALID_JSON_LINE, _json_error(raw_line, exc))
             return
@@ -537,6 +572,5 @@ def check_chunk(chunk: LineChunk) -> ManifestValidator:
         chunk.max_lines, remember_refs=False, max_findings=chunk.max_findings
     )
     validator._line = chunk.lines_before
-    for line in chunk.lines:
-        validator.feed(line)
+    validator.feed_lines(chunk.lines)
     return validator
