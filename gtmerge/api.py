@@ -39,13 +39,21 @@ from gtmerge.planning import Plan, plan_run, split_inputs
 from gtmerge.readers import ReadContext
 from gtmerge.readers.base import TableSpace
 from gtmerge.report import InputStats, Report
-from gtmerge.runcheck import RunCheck, check_run, write_checked
+from gtmerge.runcheck import (
+    CheckedRun,
+    CheckLimits,
+    CheckPlan,
+    MergeAndCheck,
+    RunCheck,
+    check_run,
+    merge_and_check,
+    write_checked,
+)
 from gtmerge.s3 import S3, S3Settings
 from gtmerge.sources import InputError, Source, expand
 from gtmerge.spool import (
     MergeTask,
     SpoolTask,
-    merge_partition,
     merged_lines,
     ordered_lines,
     rejects_path,
@@ -209,16 +217,23 @@ def merge(
         )
         job = _Spooled(sources, context, settings, workdir, plan, strict, rules)
         work = stack.enter_context(runner(plan.workers, bar))
-        runs = job.run(work, fmt, result, rejects_out, extra)
+        limits = CheckLimits(validator.max_lines, _FINDINGS_KEPT_PER_CODE)
+        runs, checked = job.run(work, fmt, result, rejects_out, extra, limits)
         if not work.parallel:
             lines = merged_lines(runs)
             while chunk := list(itertools.islice(lines, _VALIDATION_CHUNK_LINES)):
                 out.write(b"".join(chunk))
                 validator.feed_lines(chunk)
         elif result.written.images <= validator.max_lines:  # every line is checked
-            # each run where it was merged: none of the lines goes down a pipe
-            tasks = [RunCheck(run, validator.max_lines, _FINDINGS_KEPT_PER_CODE) for run in runs]
-            write_checked(runs, list(work.map(check_run, tasks)), out, validator)
+            # each run on a worker: none of the lines goes down a pipe
+            unchecked = [
+                RunCheck(run, limits.max_lines, limits.max_findings)
+                for run, check in zip(runs, checked, strict=True)
+                if check is None
+            ]
+            late = work.map(check_run, unchecked)
+            checks = [check or next(late) for check in checked]
+            write_checked(runs, checks, out, validator)
         else:
             _write_and_validate(merged_lines(runs), out, validator, work)
         validation = validator.finish()
@@ -326,27 +341,37 @@ class _Spooled:
         report: Report,
         rejects: BinaryIO | None,
         extra: _Extra,
-    ) -> list[str]:
-        """Spool and merge every partition; the runs of rendered lines, one per partition."""
+        limits: CheckLimits,
+    ) -> tuple[list[str], list[CheckedRun | None]]:
+        """Spool and merge every partition: the runs of rendered lines, one per partition,
+        and the check of each run that workers checked as they merged it."""
         spooled = list(work.map_reading(spool_input, self.spool_tasks))
         part_stats = [stats for stats, _ in spooled]
-        merge_tasks = [
-            MergeTask(
-                self.workdir,
-                tuple(part for _, part in spooled),
-                partition,
-                self.plan.partition_bits,
-                fmt,
-                self.plan.partition_bytes,
-                self.rules,
-            )
-            for partition in range(1 << self.plan.partition_bits)
-        ]
+        partitions = 1 << self.plan.partition_bits
+        plan = CheckPlan(partitions, limits)
+
+        def merge_tasks() -> Iterator[MergeAndCheck]:
+            for partition in range(partitions):
+                task = MergeTask(
+                    self.workdir,
+                    tuple(part for _, part in spooled),
+                    partition,
+                    self.plan.partition_bits,
+                    fmt,
+                    self.plan.partition_bytes,
+                    self.rules,
+                )
+                # made as the results come in: the plan goes by the partitions merged so far
+                yield MergeAndCheck(task, plan.next_limits() if work.parallel else None)
+
         runs: list[str] = []
+        checked: list[CheckedRun | None] = []
         rejected = [rejects_path(self.workdir, number) for number in range(len(self.parts))]
         conflicts: list[str] = []
         relabel: list[str] = []
-        for merged in work.map(merge_partition, merge_tasks):
+        for merged, check in work.map_stream(merge_and_check, merge_tasks(), work.workers):
+            plan.saw(merged.written.images)
+            checked.append(check)
             runs.append(merged.run)
             rejected.append(merged.rejects)
             conflicts.append(merged.conflicts)
@@ -363,7 +388,7 @@ class _Spooled:
             for path in paths:
                 os.unlink(path)
         report.inputs.extend(self._fold(part_stats))  # after: folding adds up the parts' stats
-        return runs
+        return runs, checked
 
     def _fold(self, part_stats: list[InputStats]) -> list[InputStats]:
         """One set of stats per input."""

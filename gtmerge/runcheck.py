@@ -1,24 +1,33 @@
 """The check of a merge's output, run partition by partition on the workers.
 
 When the merged manifest has no more lines than the validator checks (Rekognition's line
-quota), each partition's run of rendered lines is checked where it was written, in parallel,
-and the main process only writes the lines in order: it numbers the lines the checks name as
-it writes them, and folds the checks together (:meth:`ManifestValidator.absorb_parts`). The
-result is the one validator reading the whole manifest would give. Past the quota, only the
-first lines are checked, which a partition cannot tell: the main process checks the lines as it
-writes them (gtmerge.api).
+quota), each partition's run of rendered lines is checked on a worker, and the main process
+only writes the lines in order: it numbers the lines the checks name as it writes them, and
+folds the checks together (:meth:`ManifestValidator.absorb_parts`). The result is the one
+validator reading the whole manifest would give. Past the quota, only the first lines are
+checked, which a partition cannot tell: the main process checks the lines as it writes them
+(gtmerge.api).
+
+How many lines the manifest has is known once every partition is merged. So a partition is
+checked in the task that merges it when the partitions merged before it say the manifest will
+be within the quota (:class:`CheckPlan`); the others are checked after the merge, when it is.
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import BinaryIO
 
 from gtmerge.ingest import ORDER_WIDTH
-from gtmerge.spool import ordered_lines
+from gtmerge.spool import MergeResult, MergeTask, merge_partition, ordered_lines
 from gtmerge.validate import ManifestValidator
 
 _FILE_BUFFER = 1 << 16
+#: The share of the line quota below which the partitions are checked as they are merged.
+_QUOTA_SHARE = 0.9
+#: Lines written at once (a write call per line costs more than slicing it).
+_WRITE_LINES = 2000
 
 
 @dataclass(frozen=True)
@@ -36,6 +45,52 @@ class CheckedRun:
 
     validator: ManifestValidator
     keys: dict[int, bytes]
+
+
+@dataclass(frozen=True)
+class CheckLimits:
+    """The validator's line quota and findings kept per code."""
+
+    max_lines: int
+    max_findings: int | None
+
+
+@dataclass(frozen=True)
+class MergeAndCheck:
+    """Merge a partition, and with ``limits``, check its run on the same worker."""
+
+    task: MergeTask
+    limits: CheckLimits | None
+
+
+def merge_and_check(job: MergeAndCheck) -> tuple[MergeResult, CheckedRun | None]:
+    merged = merge_partition(job.task)
+    if job.limits is None:
+        return merged, None
+    return merged, check_run(RunCheck(merged.run, job.limits.max_lines, job.limits.max_findings))
+
+
+class CheckPlan:
+    """Whether to check the next partition with its merge: when the partitions merged so far,
+    scaled to all of them, hold at most :data:`_QUOTA_SHARE` of the quota's lines (the
+    partitions are hash-partitioned, so they hold alike shares). A wrong guess costs only
+    time: checks made past the quota are not used, and runs not checked are checked later."""
+
+    def __init__(self, partitions: int, limits: CheckLimits) -> None:
+        self.partitions = partitions
+        self.limits = limits
+        self.merged = 0
+        self.images = 0
+
+    def next_limits(self) -> CheckLimits | None:
+        if not self.merged:
+            return None
+        expected = self.images * self.partitions / self.merged
+        return self.limits if expected <= self.limits.max_lines * _QUOTA_SHARE else None
+
+    def saw(self, images: int) -> None:
+        self.merged += 1
+        self.images += images
 
 
 def check_run(task: RunCheck) -> CheckedRun:
@@ -58,12 +113,14 @@ def write_checked(
     wanted = {key for check in checked for key in check.keys.values()}
     numbers: dict[bytes, int] = {}
     written = 0
-    for line in ordered_lines(runs):
-        written += 1
-        key = line[:ORDER_WIDTH]
-        if key in wanted:
-            numbers[key] = written
-        out.write(line[ORDER_WIDTH:])
+    lines = ordered_lines(runs)
+    while chunk := list(itertools.islice(lines, _WRITE_LINES)):
+        for line in chunk:
+            written += 1
+            key = line[:ORDER_WIDTH]
+            if key in wanted:
+                numbers[key] = written
+        out.write(b"".join([line[ORDER_WIDTH:] for line in chunk]))
     validator.absorb_parts(
         [
             (check.validator, {line: numbers[key] for line, key in check.keys.items()})
