@@ -1028,6 +1028,241 @@ get_answers(ImageTable *table, void *closure)
     return Py_NewRef(table->answers);
 }
 
+/* ---------------------------------------------------------------- the final merge */
+
+#define ORDER_WIDTH 18 /* gtmerge.ingest.ORDER_WIDTH */
+
+/* One run file being merged: its current line, order key included. */
+typedef struct {
+    FILE *file;
+    char *line;
+    size_t length, capacity;
+} Run;
+
+/* The run's next line into run->line; 1, 0 at its end, -1 on error (set). */
+static int
+next_line(Run *run, const char *path)
+{
+    run->length = 0;
+    for (;;) {
+        if (run->capacity - run->length < 2) {
+            size_t capacity = run->capacity ? run->capacity * 2 : 4096;
+            char *line = PyMem_Realloc(run->line, capacity);
+            if (line == NULL) {
+                PyErr_NoMemory();
+                return -1;
+            }
+            run->line = line;
+            run->capacity = capacity;
+        }
+        char *at = run->line + run->length;
+        if (fgets(at, (int)(run->capacity - run->length), run->file) == NULL) {
+            if (ferror(run->file)) {
+                PyErr_SetFromErrnoWithFilename(PyExc_OSError, path);
+                return -1;
+            }
+            break;
+        }
+        /* rendered lines hold no NUL: JSON escapes it */
+        run->length += strlen(at);
+        if (run->line[run->length - 1] == '\n')
+            break;
+    }
+    if (run->length && run->length < ORDER_WIDTH) {
+        PyErr_Format(PyExc_ValueError, "%s: a line without its order key", path);
+        return -1;
+    }
+    return run->length > 0;
+}
+
+/* Whether run a's line comes before run b's: by order key, then by run (heapq.merge's
+ * order for equal keys). */
+static int
+before(Run *runs, int a, int b)
+{
+    int order = memcmp(runs[a].line, runs[b].line, ORDER_WIDTH);
+    return order < 0 || (order == 0 && a < b);
+}
+
+static void
+sift_down(Run *runs, int *heap, int count, int at)
+{
+    for (;;) {
+        int smallest = at, left = 2 * at + 1, right = left + 1;
+        if (left < count && before(runs, heap[left], heap[smallest]))
+            smallest = left;
+        if (right < count && before(runs, heap[right], heap[smallest]))
+            smallest = right;
+        if (smallest == at)
+            return;
+        int swap = heap[at];
+        heap[at] = heap[smallest];
+        heap[smallest] = swap;
+        at = smallest;
+    }
+}
+
+/* Hand a chunk of lines on: to ``write`` as one bytes, then to ``feed`` as a list. */
+static int
+hand_on(Buffer *out, size_t *ends, Py_ssize_t count, PyObject *write, PyObject *feed)
+{
+    PyObject *text = PyBytes_FromStringAndSize(out->data, (Py_ssize_t)out->length);
+    PyObject *done = text ? PyObject_CallOneArg(write, text) : NULL;
+    Py_XDECREF(text);
+    Py_XDECREF(done);
+    if (done == NULL)
+        return -1;
+    if (feed != Py_None) {
+        PyObject *lines = PyList_New(count);
+        for (Py_ssize_t i = 0; lines && i < count; i++) {
+            size_t start = i ? ends[i - 1] : 0;
+            PyObject *line = PyBytes_FromStringAndSize(out->data + start,
+                                                       (Py_ssize_t)(ends[i] - start));
+            if (line == NULL)
+                Py_CLEAR(lines);
+            else
+                PyList_SET_ITEM(lines, i, line);
+        }
+        done = lines ? PyObject_CallOneArg(feed, lines) : NULL;
+        Py_XDECREF(lines);
+        Py_XDECREF(done);
+        if (done == NULL)
+            return -1;
+    }
+    out->length = 0;
+    return 0;
+}
+
+/* The body of merge_runs once the runs are open. */
+static int
+merge_open_runs(Run *runs, int count, PyObject *paths, PyObject *write, PyObject *feed,
+                PyObject *wanted, PyObject *numbers, Py_ssize_t chunk_lines, long long *written)
+{
+    int *heap = PyMem_Malloc(sizeof(int) * (size_t)(count ? count : 1));
+    size_t *ends = PyMem_Malloc(sizeof(size_t) * (size_t)chunk_lines);
+    Buffer out = {NULL, 0, 0};
+    Py_ssize_t in_chunk = 0, next_wanted = 0;
+    int heaped = 0, failed = heap == NULL || ends == NULL;
+    if (failed)
+        PyErr_NoMemory();
+    for (int i = 0; !failed && i < count; i++) {
+        int found = next_line(&runs[i], PyBytes_AS_STRING(PyList_GET_ITEM(paths, i)));
+        failed = found < 0;
+        if (found > 0)
+            heap[heaped++] = i;
+    }
+    for (int i = heaped / 2 - 1; !failed && i >= 0; i--)
+        sift_down(runs, heap, heaped, i);
+    while (!failed && heaped) {
+        Run *run = &runs[heap[0]];
+        (*written)++;
+        /* the wanted keys are sorted, as the lines come */
+        while (next_wanted < PyList_GET_SIZE(wanted)) {
+            PyObject *key = PyList_GET_ITEM(wanted, next_wanted);
+            int order = memcmp(PyBytes_AS_STRING(key), run->line, ORDER_WIDTH);
+            if (order > 0)
+                break;
+            next_wanted++;
+            if (order == 0) {
+                PyObject *number = PyLong_FromLongLong(*written);
+                failed = number == NULL || PyDict_SetItem(numbers, key, number) < 0;
+                Py_XDECREF(number);
+            }
+        }
+        if (failed || put(&out, run->line + ORDER_WIDTH, run->length - ORDER_WIDTH) < 0) {
+            failed = 1;
+            break;
+        }
+        ends[in_chunk++] = out.length;
+        if (in_chunk == chunk_lines) {
+            failed = hand_on(&out, ends, in_chunk, write, feed) < 0;
+            in_chunk = 0;
+        }
+        int found = failed ? -1 : next_line(run, PyBytes_AS_STRING(PyList_GET_ITEM(paths, heap[0])));
+        if (found < 0)
+            failed = 1;
+        else if (found == 0)
+            heap[0] = heap[--heaped];
+        sift_down(runs, heap, heaped, 0);
+    }
+    if (!failed && in_chunk)
+        failed = hand_on(&out, ends, in_chunk, write, feed) < 0;
+    PyMem_Free(heap);
+    PyMem_Free(ends);
+    PyMem_Free(out.data);
+    return failed ? -1 : 0;
+}
+
+static PyObject *
+merge_runs(PyObject *module, PyObject *args)
+{
+    PyObject *given, *write, *feed, *wanted;
+    Py_ssize_t chunk_lines;
+    if (!PyArg_ParseTuple(args, "O!OOO!n:merge_runs", &PyList_Type, &given, &write, &feed,
+                          &PyList_Type, &wanted, &chunk_lines))
+        return NULL;
+    if (chunk_lines < 1) {
+        PyErr_SetString(PyExc_ValueError, "chunk_lines must be positive");
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(wanted); i++) {
+        PyObject *key = PyList_GET_ITEM(wanted, i);
+        if (!PyBytes_Check(key) || PyBytes_GET_SIZE(key) != ORDER_WIDTH) {
+            PyErr_SetString(PyExc_TypeError, "wanted holds order keys (bytes)");
+            return NULL;
+        }
+    }
+    int count = (int)PyList_GET_SIZE(given);
+    PyObject *paths = PyList_New(count);
+    Run *runs = PyMem_Calloc((size_t)(count ? count : 1), sizeof(Run));
+    PyObject *numbers = PyDict_New();
+    int failed = paths == NULL || runs == NULL || numbers == NULL;
+    if (runs == NULL)
+        PyErr_NoMemory();
+    for (int i = 0; !failed && i < count; i++) {
+        PyObject *path = NULL;
+        failed = !PyUnicode_FSConverter(PyList_GET_ITEM(given, i), &path);
+        if (failed)
+            break;
+        PyList_SET_ITEM(paths, i, path);
+        runs[i].file = fopen(PyBytes_AS_STRING(path), "rb");
+        if (runs[i].file == NULL) {
+            PyErr_SetFromErrnoWithFilename(PyExc_OSError, PyBytes_AS_STRING(path));
+            failed = 1;
+        } else {
+            setvbuf(runs[i].file, NULL, _IOFBF, 1 << 16);
+        }
+    }
+    long long written = 0;
+    if (!failed)
+        failed = merge_open_runs(runs, count, paths, write, feed, wanted, numbers, chunk_lines,
+                                 &written) < 0;
+    for (int i = 0; runs && i < count; i++) {
+        if (runs[i].file)
+            fclose(runs[i].file);
+        PyMem_Free(runs[i].line);
+    }
+    PyMem_Free(runs);
+    Py_XDECREF(paths);
+    if (failed) {
+        Py_XDECREF(numbers);
+        return NULL;
+    }
+    PyObject *result = Py_BuildValue("LO", written, numbers);
+    Py_DECREF(numbers);
+    return result;
+}
+
+static PyMethodDef module_methods[] = {
+    {"merge_runs", merge_runs, METH_VARARGS,
+     "merge_runs(paths, write, feed, wanted, chunk_lines) -> (lines, numbers)\n\n"
+     "finalmerge.write_runs in C: the lines of the run files in order key order, without\n"
+     "their keys, handed to write (as one bytes) and feed (as a list, unless None)\n"
+     "chunk_lines at a time; numbers maps each of the sorted order keys wanted that a line\n"
+     "has to that line's number."},
+    {NULL, NULL, 0, NULL},
+};
+
 static PyMethodDef table_methods[] = {
     {"add_lines", (PyCFunction)add_lines, METH_VARARGS,
      "add_lines(part, chunk, fallback) -> (bytes used, lines read here, duplicates)"},
@@ -1058,7 +1293,8 @@ static PyTypeObject image_table_type = {
 
 static struct PyModuleDef fastmerge = {
     PyModuleDef_HEAD_INIT, "gtmerge._fastmerge",
-    "The merge of a spool partition's common images.", -1, NULL,
+    "The merge of a spool partition's common images, and the final merge of the runs.", -1,
+    module_methods,
 };
 
 PyMODINIT_FUNC

@@ -33,6 +33,7 @@ from gtmerge.consolidate.config import (
 )
 from gtmerge.destination import Outputs, work_directory
 from gtmerge.errors import BadRecord, InvalidOutput, MergeError
+from gtmerge.finalmerge import write_runs
 from gtmerge.ingest import ORDER_WIDTH, part_of
 from gtmerge.mapping.config import builtin_names
 from gtmerge.planning import Plan, plan_run, split_inputs
@@ -220,10 +221,7 @@ def merge(
         limits = CheckLimits(validator.max_lines, _FINDINGS_KEPT_PER_CODE)
         runs, checked = job.run(work, fmt, result, rejects_out, extra, limits)
         if not work.parallel:
-            lines = merged_lines(runs)
-            while chunk := list(itertools.islice(lines, _VALIDATION_CHUNK_LINES)):
-                out.write(b"".join(chunk))
-                validator.feed_lines(chunk)
+            write_runs(runs, out.write, validator.feed_lines)
         elif result.written.images <= validator.max_lines:  # every line is checked
             # each run on a worker: none of the lines goes down a pipe
             unchecked = [
@@ -348,7 +346,7 @@ class _Spooled:
         spooled = list(work.map_reading(spool_input, self.spool_tasks))
         part_stats = [stats for stats, _ in spooled]
         partitions = 1 << self.plan.partition_bits
-        plan = CheckPlan(partitions, limits)
+        plan = CheckPlan(partitions, limits, sum(stats.lines for stats in part_stats))
 
         def merge_tasks() -> Iterator[MergeAndCheck]:
             for partition in range(partitions):

@@ -15,19 +15,17 @@ be within the quota (:class:`CheckPlan`); the others are checked after the merge
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from gtmerge.finalmerge import write_runs
 from gtmerge.ingest import ORDER_WIDTH
-from gtmerge.spool import MergeResult, MergeTask, merge_partition, ordered_lines
+from gtmerge.spool import MergeResult, MergeTask, merge_partition
 from gtmerge.validate import ManifestValidator
 
 _FILE_BUFFER = 1 << 16
 #: The share of the line quota below which the partitions are checked as they are merged.
 _QUOTA_SHARE = 0.9
-#: Lines written at once (a write call per line costs more than slicing it).
-_WRITE_LINES = 2000
 
 
 @dataclass(frozen=True)
@@ -76,13 +74,17 @@ class CheckPlan:
     partitions are hash-partitioned, so they hold alike shares). A wrong guess costs only
     time: checks made past the quota are not used, and runs not checked are checked later."""
 
-    def __init__(self, partitions: int, limits: CheckLimits) -> None:
+    def __init__(self, partitions: int, limits: CheckLimits, records: int) -> None:
         self.partitions = partitions
         self.limits = limits
+        #: no more images than records were read
+        self.within_quota = records <= limits.max_lines
         self.merged = 0
         self.images = 0
 
     def next_limits(self) -> CheckLimits | None:
+        if self.within_quota:
+            return self.limits
         if not self.merged:
             return None
         expected = self.images * self.partitions / self.merged
@@ -111,16 +113,7 @@ def write_checked(
     """Write the lines of ``runs`` in order to ``out``, and fold their checks into
     ``validator``, their lines numbered as written."""
     wanted = {key for check in checked for key in check.keys.values()}
-    numbers: dict[bytes, int] = {}
-    written = 0
-    lines = ordered_lines(runs)
-    while chunk := list(itertools.islice(lines, _WRITE_LINES)):
-        for line in chunk:
-            written += 1
-            key = line[:ORDER_WIDTH]
-            if key in wanted:
-                numbers[key] = written
-        out.write(b"".join([line[ORDER_WIDTH:] for line in chunk]))
+    written, numbers = write_runs(runs, out.write, wanted=wanted)
     validator.absorb_parts(
         [
             (check.validator, {line: numbers[key] for line, key in check.keys.items()})

@@ -450,7 +450,7 @@ def ordered_lines(paths: list[str]) -> Iterator[bytes]:
     ``ulimit -n``): groups of them are first merged into intermediate files next to them,
     removed once read.
     """
-    fan_in = max(2, min(MAX_OPEN_FILES, _free_descriptors() // 2))
+    fan_in = merge_fan_in()
     merged: list[str] = []
     try:
         while len(paths) > fan_in:
@@ -471,6 +471,11 @@ def ordered_lines(paths: list[str]) -> Iterator[bytes]:
         for path in merged:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
+
+
+def merge_fan_in() -> int:
+    """How many files a merge of runs may open at once (see :func:`ordered_lines`)."""
+    return max(2, min(MAX_OPEN_FILES, _free_descriptors() // 2))
 
 
 @contextmanager

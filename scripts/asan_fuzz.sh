@@ -25,6 +25,7 @@ test -n "$(ls gtmerge/readers/_fastgt*.so gtmerge/validate/_fastlines*.so gtmerg
 LD_PRELOAD=$(${CC:-cc} -print-file-name=libasan.so) ASAN_OPTIONS=detect_leaks=0 \
     .venv/bin/python -m pytest -q -p no:cacheprovider \
     -m "not bounds_rss" tests/test_fastgt.py tests/test_fastmerge.py tests/test_validate_lines.py \
-    tests/test_fuzz.py tests/test_spool.py tests/test_consolidation.py \
+    tests/test_fuzz.py tests/test_spool.py tests/test_consolidation.py tests/test_runcheck.py \
+    tests/test_validate.py \
     "$@" 2>&1 | tail -n 20
 echo "ASan run in $work"

@@ -24,7 +24,7 @@ from builders import line as spaced_line
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gtmerge import api, fastmerge, merger, spool
+from gtmerge import api, fastmerge, finalmerge, merger, spool
 from gtmerge.consolidate.config import Consolidation
 from gtmerge.report import OutputStats
 from gtmerge.s3 import S3Settings
@@ -352,3 +352,55 @@ def test_the_c_spooler_spools_what_python_spools(tmp_path: Path) -> None:
     assert sum(spooled_in_c) > 4000  # most plain lines went through C
     assert fast == _spool(tmp_path, path, fast=False)
     assert fast[1] > 9000 and fast[2] > 100 and fast[3]  # lines, blank lines, rejections
+
+
+@pytest.mark.skipif(finalmerge._MERGE_RUNS is None, reason="gtmerge._fastmerge was not built")
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(
+    st.lists(st.lists(st.integers(1, 9000), unique=True), max_size=6),
+    st.lists(st.integers(0, 9000), max_size=20),
+    st.integers(1, 5),
+)
+def test_the_c_final_merge_hands_on_what_python_does(
+    tmp_path_factory: pytest.TempPathFactory,
+    runs: list[list[int]],
+    wanted: list[int],
+    chunk_lines: int,
+) -> None:
+    """The same chunks written and fed, lines of any length (past the C reader's first
+    4 KiB too), and the same numbers of the order keys wanted, present or not."""
+    directory = tmp_path_factory.mktemp("runs")
+    paths, numbers = [], set()
+    for index, positions in enumerate(runs):
+        path = directory / f"run{index}"
+        lines = []
+        for position in sorted(positions):
+            if position in numbers:  # an order key is one image's: in one run only
+                continue
+            numbers.add(position)
+            body = b'{"n":%d,"pad":"%b"}\n' % (position, b"x" * (position % 7 * 1500))
+            lines.append(b"%06d%012d" % (position % 3, position) + body)
+        lines.sort()
+        path.write_bytes(b"".join(lines))
+        paths.append(str(path))
+    keys = [b"%06d%012d" % (position % 3, position) for position in wanted]
+
+    def merged(fast: bool) -> tuple[Any, ...]:
+        written: list[bytes] = []
+        fed: list[list[bytes]] = []
+        merge_runs = finalmerge._MERGE_RUNS
+        finalmerge._MERGE_RUNS = merge_runs if fast else None
+        try:
+            count, found = finalmerge.write_runs(paths, written.append, fed.append, keys)
+        finally:
+            finalmerge._MERGE_RUNS = merge_runs
+        return count, found, written, fed
+
+    chunks = finalmerge.CHUNK_LINES
+    finalmerge.CHUNK_LINES = chunk_lines
+    try:
+        fast = merged(True)
+        assert fast == merged(False)
+    finally:
+        finalmerge.CHUNK_LINES = chunks
+    assert fast[0] == len(numbers)

@@ -32,11 +32,22 @@ def _inputs(tmp_path: Path) -> list[str]:
     return [str(path)]
 
 
-@pytest.mark.parametrize("kept", [1000, 3])
+class _Guessing(runcheck.CheckPlan):
+    """A plan that cannot tell from the records read that the manifest is within the quota:
+    it guesses from the partitions merged so far, and the first are checked after the merge."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.within_quota = False
+
+
+@pytest.mark.parametrize(("kept", "guessing"), [(1000, False), (3, False), (1000, True)])
 def test_the_check_per_partition_is_the_check_of_the_whole_manifest(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kept: int
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kept: int, guessing: bool
 ) -> None:
     monkeypatch.setattr(api, "_FINDINGS_KEPT_PER_CODE", kept)
+    if guessing:
+        monkeypatch.setattr(api, "CheckPlan", _Guessing)
     monkeypatch.setattr(planning, "MEMORY_PER_INPUT_BYTE", 1000)  # spooled, on workers
     checked: list[int] = []
     write_checked = runcheck.write_checked
