@@ -87,7 +87,7 @@ reserve(Buffer *buffer, size_t more)
 {
     if (buffer->length + more <= buffer->capacity)
         return 0;
-    size_t capacity = buffer->capacity ? buffer->capacity : FLUSH_BYTES * 2;
+    size_t capacity = buffer->capacity ? buffer->capacity : 4096;
     while (capacity < buffer->length + more)
         capacity *= 2;
     char *data = PyMem_Realloc(buffer->data, capacity);
@@ -1035,28 +1035,22 @@ get_answers(ImageTable *table, void *closure)
 /* One run file being merged: its current line, order key included. */
 typedef struct {
     FILE *file;
-    char *line;
-    size_t length, capacity;
+    Buffer line;
 } Run;
 
 /* The run's next line into run->line; 1, 0 at its end, -1 on error (set). */
 static int
 next_line(Run *run, const char *path)
 {
-    run->length = 0;
+    Buffer *line = &run->line;
+    line->length = 0;
     for (;;) {
-        if (run->capacity - run->length < 2) {
-            size_t capacity = run->capacity ? run->capacity * 2 : 4096;
-            char *line = PyMem_Realloc(run->line, capacity);
-            if (line == NULL) {
-                PyErr_NoMemory();
-                return -1;
-            }
-            run->line = line;
-            run->capacity = capacity;
-        }
-        char *at = run->line + run->length;
-        if (fgets(at, (int)(run->capacity - run->length), run->file) == NULL) {
+        /* room for a few KiB more each time round: fgets stops there, and a long line grows
+         * the buffer by doubling */
+        if (reserve(line, line->capacity - line->length < 2 ? line->capacity + 2 : 2) < 0)
+            return -1;
+        char *at = line->data + line->length;
+        if (fgets(at, (int)(line->capacity - line->length), run->file) == NULL) {
             if (ferror(run->file)) {
                 PyErr_SetFromErrnoWithFilename(PyExc_OSError, path);
                 return -1;
@@ -1064,15 +1058,15 @@ next_line(Run *run, const char *path)
             break;
         }
         /* rendered lines hold no NUL: JSON escapes it */
-        run->length += strlen(at);
-        if (run->line[run->length - 1] == '\n')
+        line->length += strlen(at);
+        if (line->data[line->length - 1] == '\n')
             break;
     }
-    if (run->length && run->length < ORDER_WIDTH) {
+    if (line->length && line->length < ORDER_WIDTH) {
         PyErr_Format(PyExc_ValueError, "%s: a line without its order key", path);
         return -1;
     }
-    return run->length > 0;
+    return line->length > 0;
 }
 
 /* Whether run a's line comes before run b's: by order key, then by run (heapq.merge's
@@ -1080,7 +1074,7 @@ next_line(Run *run, const char *path)
 static int
 before(Run *runs, int a, int b)
 {
-    int order = memcmp(runs[a].line, runs[b].line, ORDER_WIDTH);
+    int order = memcmp(runs[a].line.data, runs[b].line.data, ORDER_WIDTH);
     return order < 0 || (order == 0 && a < b);
 }
 
@@ -1159,7 +1153,7 @@ merge_open_runs(Run *runs, int count, PyObject *paths, PyObject *write, PyObject
         /* the wanted keys are sorted, as the lines come */
         while (next_wanted < PyList_GET_SIZE(wanted)) {
             PyObject *key = PyList_GET_ITEM(wanted, next_wanted);
-            int order = memcmp(PyBytes_AS_STRING(key), run->line, ORDER_WIDTH);
+            int order = memcmp(PyBytes_AS_STRING(key), run->line.data, ORDER_WIDTH);
             if (order > 0)
                 break;
             next_wanted++;
@@ -1169,7 +1163,8 @@ merge_open_runs(Run *runs, int count, PyObject *paths, PyObject *write, PyObject
                 Py_XDECREF(number);
             }
         }
-        if (failed || put(&out, run->line + ORDER_WIDTH, run->length - ORDER_WIDTH) < 0) {
+        if (failed ||
+            put(&out, run->line.data + ORDER_WIDTH, run->line.length - ORDER_WIDTH) < 0) {
             failed = 1;
             break;
         }
@@ -1240,7 +1235,7 @@ merge_runs(PyObject *module, PyObject *args)
     for (int i = 0; runs && i < count; i++) {
         if (runs[i].file)
             fclose(runs[i].file);
-        PyMem_Free(runs[i].line);
+        PyMem_Free(runs[i].line.data);
     }
     PyMem_Free(runs);
     Py_XDECREF(paths);
