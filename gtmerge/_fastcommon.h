@@ -1,7 +1,7 @@
 /* Checks shared by gtmerge's C fast paths (the validator's _fastlines.c and the Ground Truth
  * reader's _fastgt.c): each restates one rule of gtmerge.rekognition for a parsed JSON value,
  * as Python would judge it, so that a fast path accepts exactly what the Python rules accept.
- * And the one formatting helper they share with the merge's _fastmerge.c.
+ * And the helpers they share with the merge's _fastmerge.c: a count, a number's digits.
  */
 #ifndef GTMERGE_FASTCOMMON_H
 #define GTMERGE_FASTCOMMON_H
@@ -121,6 +121,22 @@ is_valid_date(PyObject *value)
         return 0;
     int leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
     return day <= month_days[month - 1] + (month == 2 && leap);
+}
+
+/* counts[name] += 1 in a dict of ints; -1 on error. */
+static inline int
+count_one(PyObject *counts, PyObject *name)
+{
+    PyObject *count = PyDict_GetItemWithError(counts, name);
+    if (count == NULL && PyErr_Occurred())
+        return -1;
+    Py_ssize_t before = count == NULL ? 0 : PyLong_AsSsize_t(count);
+    PyObject *more = before == -1 && PyErr_Occurred() ? NULL : PyLong_FromSsize_t(before + 1);
+    if (more == NULL)
+        return -1;
+    int stored = PyDict_SetItem(counts, name, more);
+    Py_DECREF(more);
+    return stored;
 }
 
 /* The decimal digits of ``number``, at least ``width`` of them (zero-padded), written at

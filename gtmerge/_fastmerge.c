@@ -220,17 +220,37 @@ equal(PyObject *a, PyObject *b)
     return a == b ? 1 : PyObject_RichCompareBool(a, b, Py_EQ);
 }
 
-/* Whether two labels or box sets answer for the same (attribute, job-name, creation-date).
- * Both kinds keep them at the same places. -1: error. */
+/* The (attribute, job-name, creation-date) of one answer: borrowed. */
+typedef struct {
+    PyObject *attribute, *job, *date;
+} Answer;
+
+/* A label's or a box set's answer (both keep it at the same places). */
+static Answer
+answer_of(PyObject *item)
+{
+    Answer answer = {PyTuple_GET_ITEM(item, LABEL_ATTRIBUTE), PyTuple_GET_ITEM(item, LABEL_JOB),
+                     PyTuple_GET_ITEM(item, LABEL_DATE)};
+    return answer;
+}
+
+/* Whether two answers are the same (attribute, job-name, creation-date); -1: error. */
+static int
+same_triple(Answer a, Answer b)
+{
+    int same = equal(a.attribute, b.attribute);
+    if (same == 1)
+        same = equal(a.job, b.job);
+    if (same == 1)
+        same = equal(a.date, b.date);
+    return same;
+}
+
+/* Whether two labels or box sets answer for the same question, job and date. */
 static int
 same_answer(PyObject *a, PyObject *b)
 {
-    int same = equal(PyTuple_GET_ITEM(a, LABEL_ATTRIBUTE), PyTuple_GET_ITEM(b, LABEL_ATTRIBUTE));
-    if (same == 1)
-        same = equal(PyTuple_GET_ITEM(a, LABEL_JOB), PyTuple_GET_ITEM(b, LABEL_JOB));
-    if (same == 1)
-        same = equal(PyTuple_GET_ITEM(a, LABEL_DATE), PyTuple_GET_ITEM(b, LABEL_DATE));
-    return same;
+    return same_triple(answer_of(a), answer_of(b));
 }
 
 /* BoxSet.geometry equality: the image size and every box's class and coordinates. */
@@ -272,20 +292,6 @@ same_name(PyObject *a, PyObject *b)
     return equal(PyTuple_GET_ITEM(a, LABEL_NAME), PyTuple_GET_ITEM(b, LABEL_NAME));
 }
 
-/* The (attribute, job-name, creation-date) of one answer: borrowed. */
-typedef struct {
-    PyObject *attribute, *job, *date;
-} Answer;
-
-/* A label's or a box set's answer (both keep it at the same places). */
-static Answer
-answer_of(PyObject *item)
-{
-    Answer answer = {PyTuple_GET_ITEM(item, LABEL_ATTRIBUTE), PyTuple_GET_ITEM(item, LABEL_JOB),
-                     PyTuple_GET_ITEM(item, LABEL_DATE)};
-    return answer;
-}
-
 /* 1 when no two of ``answers`` give different answers to one question (an attribute): the
  * consolidation's "one answer each" case. -1: error. */
 static int
@@ -293,15 +299,12 @@ one_answer_each(Answer *answers, int count)
 {
     for (int i = 1; i < count; i++)
         for (int j = 0; j < i; j++) {
-            int same = equal(answers[i].attribute, answers[j].attribute);
-            if (same == 0)
-                continue;
-            if (same == 1)
-                same = equal(answers[i].job, answers[j].job);
-            if (same == 1)
-                same = equal(answers[i].date, answers[j].date);
-            if (same != 1)
-                return same < 0 ? -1 : 0;
+            int question = equal(answers[i].attribute, answers[j].attribute);
+            int same = question == 1 ? same_triple(answers[i], answers[j]) : question;
+            if (same < 0)
+                return -1;
+            if (question == 1 && !same)
+                return 0;
         }
     return 1;
 }
@@ -551,21 +554,6 @@ put_line(ImageTable *table, Image *image, PyObject **labels, int label_count, Py
 
 /* ---------------------------------------------------------------- counting */
 
-static int
-count_in(PyObject *counts, PyObject *name)
-{
-    PyObject *count = PyDict_GetItemWithError(counts, name);
-    if (count == NULL && PyErr_Occurred())
-        return -1;
-    Py_ssize_t before = count == NULL ? 0 : PyLong_AsSsize_t(count);
-    PyObject *more = before == -1 && PyErr_Occurred() ? NULL : PyLong_FromSsize_t(before + 1);
-    if (more == NULL)
-        return -1;
-    int set = PyDict_SetItem(counts, name, more);
-    Py_DECREF(more);
-    return set;
-}
-
 /* One image answered each question of ``answers`` once (ConsolidationStats.saw_answers). */
 static int
 count_answers(ImageTable *table, Answer *answers, int count)
@@ -575,7 +563,7 @@ count_answers(ImageTable *table, Answer *answers, int count)
         for (int j = 0; j < i && !earlier; j++)
             if ((earlier = equal(answers[i].attribute, answers[j].attribute)) < 0)
                 return -1;
-        if (!earlier && count_in(table->answers, answers[i].attribute) < 0)
+        if (!earlier && count_one(table->answers, answers[i].attribute) < 0)
             return -1;
     }
     return 0;
@@ -590,12 +578,12 @@ count_written(ImageTable *table, PyObject **labels, int label_count, PyObject **
     table->unlabeled += label_count == 0 && set_count == 0;
     table->box_sets_written += set_count;
     for (int i = 0; i < label_count; i++)
-        if (count_in(table->label_counts, PyTuple_GET_ITEM(labels[i], LABEL_NAME)) < 0)
+        if (count_one(table->label_counts, PyTuple_GET_ITEM(labels[i], LABEL_NAME)) < 0)
             return -1;
     for (int i = 0; i < set_count; i++) {
         PyObject *boxes = PyTuple_GET_ITEM(sets[i], SET_BOXES);
         for (Py_ssize_t b = 0; b < PyTuple_GET_SIZE(boxes); b++)
-            if (count_in(table->box_counts, PyTuple_GET_ITEM(PyTuple_GET_ITEM(boxes, b),
+            if (count_one(table->box_counts, PyTuple_GET_ITEM(PyTuple_GET_ITEM(boxes, b),
                                                              BOX_CLASS)) < 0)
                 return -1;
     }

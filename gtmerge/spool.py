@@ -339,16 +339,7 @@ def _load_spool(
     """Merge every record of one part's spool file into ``images``, in input order."""
     filer = rejection_filer(part.name, rejects, False, index)
     with open(path, "rb", _FILE_BUFFER) as spool:
-        for line in spool:
-            interrupts.check()
-            tagged, data = line[:-1].split(b"\t", 1)
-            number = int(tagged)
-            if part.raw:
-                record = account(parse_line(number, data, verifies), stats, filer)
-                if record is None:
-                    continue
-            else:
-                record = decode(orjson.loads(data))
+        for number, record in _spooled_records(part, spool, stats, filer, verifies):
             entry = images.get(record.key)
             if entry is None:
                 merger = ImageMerger(record.key)
@@ -367,19 +358,39 @@ def _load_into_table(
     rejects: BinaryIO,
     verifies: Verifies | None,
 ) -> None:
-    """:func:`_load_spool` for the C merge."""
+    """:func:`_load_spool` for the C merge: raw lines are read there, a buffer at a time."""
     stats = result.stats[index]
     filer = rejection_filer(part.name, rejects, False, index)
     with open(path, "rb", _FILE_BUFFER) as spool:
         if part.raw:
             fastmerge.add_raw_spool(table, index, spool, stats, filer, verifies)
         else:
-            for line in spool:
-                interrupts.check()
-                tagged, data = line[:-1].split(b"\t", 1)
-                if not table.add_record(index, int(tagged), decode(orjson.loads(data))):
+            for number, record in _spooled_records(part, spool, stats, filer, verifies):
+                if not table.add_record(index, number, record):
                     stats.duplicates += 1
     os.unlink(path)
+
+
+def _spooled_records(
+    part: SpooledPart,
+    spool: BinaryIO,
+    stats: InputStats,
+    filer: FileRejection,
+    verifies: Verifies | None,
+) -> Iterator[tuple[int, ImageRecord]]:
+    """The records of a spool file with their numbers; a raw line is parsed and accounted for
+    here, and yields nothing when it has no image."""
+    for line in spool:
+        interrupts.check()
+        tagged, data = line[:-1].split(b"\t", 1)
+        number = int(tagged)
+        if part.raw:
+            record = account(parse_line(number, data, verifies), stats, filer)
+            if record is None:
+                continue
+        else:
+            record = decode(orjson.loads(data))
+        yield number, record
 
 
 def _split(task: MergeTask, paths: list[str]) -> MergeResult:

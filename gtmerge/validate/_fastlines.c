@@ -29,7 +29,7 @@ static PyObject *class_id_texts[CACHED_CLASS_IDS];
 static Py_ssize_t max_name_chars, max_boxes, max_labels;
 /* What a line has, as gtmerge.validate.lines.CLASS_LABELS and BOX_LABELS say */
 enum { class_labels = 1, box_labels = 2 };
-static PyObject *one, *loads, *key_source_ref;
+static PyObject *loads, *key_source_ref;
 static double scaled_max_side, min_box_pixels;
 
 /* 1: clean, 0: not clean (the Python rules decide), -1: a Python exception is set. */
@@ -195,17 +195,7 @@ count_distinct(PyObject *names, PyObject *counts)
             PyObject *earlier = PyList_GET_ITEM(names, j);
             repeated = earlier == name || PyUnicode_Compare(earlier, name) == 0;
         }
-        if (repeated)
-            continue;
-        PyObject *count = PyDict_GetItemWithError(counts, name);
-        if (count == NULL && PyErr_Occurred())
-            return -1;
-        PyObject *more = count ? PyNumber_Add(count, one) : Py_NewRef(one);
-        if (more == NULL)
-            return -1;
-        int stored = PyDict_SetItem(counts, name, more);
-        Py_DECREF(more);
-        if (stored < 0)
+        if (!repeated && count_one(counts, name) < 0)
             return -1;
     }
     return 0;
@@ -462,7 +452,7 @@ load_rules(void)
     PyObject *codec = PyImport_ImportModule("orjson");
     loads = codec ? PyObject_GetAttrString(codec, "loads") : NULL;
     Py_XDECREF(codec);
-    if (rules == NULL || loads == NULL || (one = PyLong_FromLong(1)) == NULL)
+    if (rules == NULL || loads == NULL)
         return -1;
     int loaded = load_number(rules, "MAX_LABEL_NAME_CHARS", &name_chars) == 0 &&
                  load_number(rules, "MAX_BOXES_PER_IMAGE", &boxes) == 0 &&
